@@ -1,0 +1,51 @@
+# Threadr API — every target installs what it needs first. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+export TEST_REDIS_URL
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint unit integration bench bench-extract loadtest clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Threadr needs Python 3.11 or newer (set PYTHON=python3.x)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.runtime
+
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	@touch $@ $(VENV)/.test $(VENV)/.runtime
+
+install: $(VENV)/.runtime ## create .venv and install the service
+
+run: $(VENV)/.runtime ## serve the API on $$PORT (8000); no REDIS_URL → memory, no OPENAI_API_KEY → offline
+	$(BIN)/threadr serve
+
+test: $(VENV)/.test ## run the whole suite (starts a local Redis if none answers)
+	@scripts/ensure-redis "$(TEST_REDIS_URL)"
+	$(BIN)/pytest
+
+unit: $(VENV)/.test ## unit tests only (no Redis needed)
+	$(BIN)/pytest -m "not integration"
+
+lint: $(VENV)/.test ## ruff
+	$(BIN)/ruff check src tests bench
+
+bench-extract: $(VENV)/.bench ## extraction quality and speed vs trafilatura and readability-lxml
+	$(BIN)/python bench/extract_bench.py
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build src/*.egg-info

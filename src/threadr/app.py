@@ -1,0 +1,101 @@
+"""The ASGI application: routes, lifespan-owned resources, error mapping, outer middleware."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from . import routes
+from .config import Settings
+from .errors import ThreadrError
+from .middleware import RequestId, SecurityHeaders
+from .responses import JSON, error_json
+from .state import AppState, build_state
+
+log = logging.getLogger(__name__)
+
+CORS_ALLOW_HEADERS = ["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["X-Cache", "X-Request-ID", "RateLimit", "RateLimit-Policy", "Retry-After"]
+CORS_METHODS = ["GET", "POST", "DELETE", "OPTIONS"]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: Redis | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    openai_client: Any | None = None,
+    fetcher: Any | None = None,
+) -> ASGIApp:
+    """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, AppState]]:
+        async with contextlib.AsyncExitStack() as stack:
+            state = await build_state(
+                settings,
+                stack,
+                redis=redis,
+                http_transport=http_transport,
+                openai_client=openai_client,
+                fetcher=fetcher,
+            )
+            yield {"threadr": state}
+
+    async def threadr_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ThreadrError)
+        return error_json(exc)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        detail = {
+            404: "There is no such endpoint.",
+            405: "That method is not allowed on this endpoint.",
+        }.get(exc.status_code, str(exc.detail))
+        return JSON({"detail": detail, "code": code}, exc.status_code, exc.headers)
+
+    async def server_error(_: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error", exc_info=exc)
+        detail = "Something went wrong on our side; please try again."
+        if not settings.production:
+            detail = f"{detail} ({type(exc).__name__}: {exc})"
+        return JSON({"detail": detail, "code": "internal_error"}, 500)
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/api/generate", routes.generate, methods=["POST"]),
+            Route("/health", routes.health, methods=["GET", "HEAD"]),
+            Route("/", routes.health, methods=["GET", "HEAD"]),
+            Route("/readiness", routes.readiness, methods=["GET", "HEAD"]),
+        ],
+        exception_handlers={
+            ThreadrError: threadr_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    # Outermost first: CORS → security headers → request id → Starlette (see middleware.py).
+    inner = SecurityHeaders(RequestId(app), hsts=settings.production)
+    return CORSMiddleware(
+        inner,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=CORS_METHODS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=600,
+    )

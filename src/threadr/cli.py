@@ -1,0 +1,141 @@
+"""The `threadr` command: serve, generate, extract, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from .config import Settings
+from .errors import ConfigError, ThreadrError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    command: str = args.command
+    if command == "serve":
+        return _serve(settings, args.host, args.port)
+    if command == "generate":
+        text = None
+        if args.text_file is not None:
+            path: Path = args.text_file
+            text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        return asyncio.run(_generate(settings, args.url, text, offline=args.offline))
+    if command == "extract":
+        return asyncio.run(_extract(settings, args.sources))
+    from .doctor import check_config
+
+    return asyncio.run(check_config(settings))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="threadr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the HTTP API (defaults from HOST and PORT)")
+    serve.add_argument("--host", help="address to bind (default: $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: $PORT or 8000)")
+    gen = sub.add_parser("generate", help="print the thread for a URL or a text file")
+    source = gen.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="article to fetch")
+    source.add_argument("--text-file", type=Path, help="file with the text ('-' for stdin)")
+    gen.add_argument("--offline", action="store_true", help="never call OpenAI")
+    ext = sub.add_parser("extract", help="print what the extractor makes of pages (JSON lines)")
+    ext.add_argument("sources", nargs="+", help="HTML files (may be .gz) or http(s) URLs")
+    sub.add_parser("check-config", help="validate settings and reach Redis and OpenAI")
+    return parser
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
+        access_log=settings.access_log,
+        server_header=False,
+        log_config=None,  # keep the logging set up in main()
+    )
+    return 0
+
+
+async def _generate(settings: Settings, url: str | None, text: str | None, *, offline: bool) -> int:
+    import contextlib
+    import dataclasses
+
+    from .generate import validate
+    from .models import GenerateRequest
+    from .state import build_state
+
+    request = GenerateRequest(url=url) if text is None else GenerateRequest(text=text)
+    # One-off runs need no shared cache: memory only, and no OpenAI with --offline.
+    settings = dataclasses.replace(
+        settings, redis_url=None, openai_api_key=None if offline else settings.openai_api_key
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        state = await build_state(settings, stack)
+        try:
+            entry = await state.service.generate(validate(request, settings))
+        except ThreadrError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+    if entry.title:
+        print(f"# {entry.title}  ({entry.generator})\n")
+    for tweet in entry.thread:
+        print(f"{tweet.content}\n    [{tweet.character_count}/280]\n")
+    return 0
+
+
+async def _extract(settings: Settings, sources: list[str]) -> int:
+    from .extract import extract
+    from .fetch import Fetcher
+
+    encode = msgspec.json.encode
+    failed = False
+    fetcher = Fetcher(settings)
+    try:
+        for source in sources:
+            line: dict[str, str] = {"source": source}
+            try:
+                if source.startswith(("http://", "https://")):
+                    page = await fetcher.fetch(source)
+                    article = extract(page.body, url=page.url, content_type=page.content_type)
+                else:
+                    # One local file at a time from a one-shot command: nothing else waits.
+                    data = Path(source).read_bytes()  # noqa: ASYNC240
+                    if data[:2] == b"\x1f\x8b":
+                        data = gzip.decompress(data)
+                    article = extract(data)
+                line |= {"title": article.title or "", "text": article.text}
+            except (ThreadrError, OSError, EOFError) as exc:
+                failed = True
+                detail = exc.detail if isinstance(exc, ThreadrError) else str(exc)
+                line |= {"title": "", "text": "", "error": detail}
+            sys.stdout.write(encode(line).decode() + "\n")
+    finally:
+        await fetcher.aclose()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

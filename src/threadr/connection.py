@@ -1,0 +1,115 @@
+"""The process's one Redis client (redis.asyncio + hiredis) and a watcher of its health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_CHECK_SECONDS = 30  # redis-py pings an idle connection before reuse after this long
+WATCH_SECONDS = 5.0  # how often the watcher refreshes the state /health reports
+
+
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """Connection options: explicit timeouts, retries with backoff, verified TLS."""
+    timeout = settings.redis_timeout_seconds
+    options: dict[str, Any] = dict(
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        socket_keepalive=True,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        max_connections=settings.redis_max_connections,
+        client_name="threadr",
+    )
+    if settings.redis_url and settings.redis_url.startswith("rediss://"):
+        insecure = settings.redis_tls_insecure
+        if insecure:
+            log.warning(
+                "REDIS_TLS_INSECURE=true: the Redis server's TLS certificate is NOT verified; "
+                "anyone on the network path can read and change cached data. Use "
+                "REDIS_SSL_CA_CERTS with the provider's CA bundle instead."
+            )
+        options.update(
+            ssl_cert_reqs=ssl.CERT_NONE if insecure else ssl.CERT_REQUIRED,
+            ssl_check_hostname=not insecure,
+            ssl_ca_certs=settings.redis_ssl_ca_certs,
+            ssl_min_version=ssl.TLSVersion.TLSv1_2,
+        )
+    return options
+
+
+def create_redis(settings: Settings) -> Redis | None:
+    """A client with its own pool, or None when REDIS_URL is not set. Connects lazily.
+
+    The pool blocks (up to the Redis timeout) when all its connections are busy: the default
+    pool raises at once instead, which under a burst would push exact limits into the
+    per-process fallbacks.
+    """
+    if not settings.redis_url:
+        return None
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, timeout=settings.redis_timeout_seconds, **redis_options(settings)
+    )
+    return Redis.from_pool(pool)  # the client owns (and closes) its pool
+
+
+class RedisWatch:
+    """Keeps a cheap, current answer to "is Redis reachable?" for /health and /readiness,
+    refreshed in the background so that probes never wait on Redis."""
+
+    def __init__(self, redis: Redis | None, interval: float = WATCH_SECONDS) -> None:
+        self.redis = redis
+        self.interval = interval
+        self.connected = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def status(self) -> str:
+        if self.redis is None:
+            return "not_configured"
+        return "connected" if self.connected else "disconnected"
+
+    async def check(self) -> bool:
+        if self.redis is None:
+            return False
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            if self.connected:
+                log.warning("Redis connection lost (%s); falling back to in-memory stores", exc)
+            self.connected = False
+        else:
+            if not self.connected:
+                log.info("Redis connection established successfully")
+            self.connected = True
+        return self.connected
+
+    async def start(self) -> None:
+        if self.redis is None:
+            return
+        if not await self.check():
+            log.warning("Redis connection failed; falling back to in-memory operations")
+        self._task = asyncio.create_task(self._run(), name="threadr-redis-watch")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.check()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

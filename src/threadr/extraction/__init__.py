@@ -1,0 +1,1 @@
+"""Building blocks of `threadr.extract`: charset decoding, page metadata, content scoring."""

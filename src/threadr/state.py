@@ -1,0 +1,83 @@
+"""Building the process's collaborators from settings (shared by the app lifespan and the CLI)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from . import __version__
+from .breaker import CircuitBreaker
+from .cache import ThreadCache
+from .config import Settings
+from .connection import RedisWatch, create_redis
+from .fetch import Fetcher
+from .generate import ThreadService
+from .writer import OpenAIWriter, ThreadWriter, create_openai_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    """The ready collaborators every request reads from `request.state.threadr`."""
+
+    settings: Settings
+    cache: ThreadCache
+    service: ThreadService
+    watch: RedisWatch
+    version: str = __version__
+
+
+async def build_state(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    *,
+    redis: Redis | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    openai_client: Any | None = None,
+    fetcher: Any | None = None,
+) -> AppState:
+    """Build what was not injected; register on `stack` the closing of only what was built here."""
+    if redis is None and settings.redis_url:
+        redis = create_redis(settings)
+        stack.push_async_callback(redis.aclose)
+    watch = RedisWatch(redis)
+    await watch.start()
+    stack.push_async_callback(watch.stop)
+
+    if fetcher is None:
+        fetcher = Fetcher(settings, transport=http_transport)
+        stack.push_async_callback(fetcher.aclose)
+
+    if openai_client is None and settings.openai_api_key:
+        openai_client = create_openai_client(settings.openai_api_key, settings.openai_base_url)
+        stack.push_async_callback(openai_client.close)
+    openai_writer = None
+    if openai_client is not None:
+        openai_writer = OpenAIWriter(
+            openai_client,
+            model=settings.openai_model,
+            budget=settings.openai_timeout_seconds,
+            max_tweets=settings.max_thread_tweets,
+        )
+
+    cache = ThreadCache(
+        redis,
+        ttl_seconds=settings.cache_ttl_seconds,
+        memory_entries=settings.cache_memory_entries,
+        breaker=CircuitBreaker(),
+    )
+    writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
+    service = ThreadService(settings, cache=cache, writer=writer, fetcher=fetcher)
+    log.info(
+        "Threadr %s ready: redis=%s, writer=%s",
+        __version__,
+        watch.status,
+        "openai" if openai_writer else "offline",
+    )
+    return AppState(settings, cache, service, watch)

@@ -1,0 +1,211 @@
+"""X's weighted tweet length under the twitter-text v3 configuration, implemented by hand."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+MAX_WEIGHTED_LENGTH = 280
+URL_LENGTH = 23  # transformedURLLength: X rewrites every link to a t.co URL of this weight
+
+# v3 `ranges` (weight 100 on a scale of 100): these code points count 1, all others count 2.
+_LIGHT_RUNS = re.compile(r"[\x00-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]+")
+
+# Emoji as twemoji-parser (which twitter-text uses) sees them: one sequence weighs 2 in total.
+# Astral pictographs are taken as one block so that emoji newer than this table still group.
+_MOD = r"[\U0001F3FB-\U0001F3FF]"
+_BMP_EMOJI = (
+    r"[\u203c\u2049\u2139\u2194-\u2199\u21a9\u21aa\u231a\u231b\u2328\u23cf\u23e9-\u23f3"
+    r"\u23f8-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe\u2600-\u2604\u260e\u2611\u2614"
+    r"\u2615\u2618\u261d\u2620\u2622\u2623\u2626\u262a\u262e\u262f\u2638-\u263a\u2640\u2642"
+    r"\u2648-\u2653\u2660\u2663\u2665\u2666\u2668\u267b\u267e\u267f\u2692-\u2697\u2699\u269b"
+    r"\u269c\u26a0\u26a1\u26a7\u26aa\u26ab\u26b0\u26b1\u26bd\u26be\u26c4\u26c5\u26c8\u26ce\u26cf"
+    r"\u26d1\u26d3\u26d4\u26e9\u26ea\u26f0-\u26f5\u26f7-\u26fa\u26fd\u2702\u2705\u2708-\u270d"
+    r"\u270f\u2712\u2714\u2716\u271d\u2721\u2728\u2733\u2734\u2744\u2747\u274c\u274e\u2753-\u2755"
+    r"\u2757\u2763\u2764\u2795-\u2797\u27a1\u27b0\u27bf\u2934\u2935\u2b05-\u2b07\u2b1b\u2b1c"
+    r"\u2b50\u2b55\u3030\u303d\u3297\u3299]"
+)
+# twemoji-parser needs VS16 after © ® ™ ♟ (text by default) and skips any emoji followed by VS15.
+_ELEMENT = (
+    rf"(?:[\U0001F000-\U0001FAFF]\ufe0f?|{_BMP_EMOJI}(?:\ufe0f|(?!\ufe0e))"
+    rf"|[\u00a9\u00ae\u2122\u265f]\ufe0f){_MOD}?"
+)
+_EMOJI = re.compile(
+    r"[\U0001F1E6-\U0001F1FF]{2}"  # flag: a pair of regional indicators
+    r"|[#*0-9]\ufe0f?\u20e3"  # keycap
+    r"|\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F"  # subdivision flag (tag sequence)
+    rf"|{_ELEMENT}(?:\u200d{_ELEMENT})*"  # ZWJ sequence, skin tones, presentation selector
+    r"|\ufe0f"
+)
+
+# twitter-text only links a bare domain whose TLD it knows. All ASCII ccTLDs, plus the gTLDs
+# people actually write; an unknown TLD counts as text, which can only under-count a short link.
+_CCTLD_NAMES = (
+    "ac ad ae af ag ai al am an ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo "
+    "bq br bs bt bv bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm "
+    "do dz ec ee eg eh er es et eu fi fj fk fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs "
+    "gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp "
+    "kr kw ky kz la lb lc li lk lr ls lt lu lv ly ma mc md me mf mg mh mk ml mm mn mo mp mq mr ms "
+    "mt mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps "
+    "pt pw py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st su sv sx sy sz "
+    "tc td tf tg th tj tk tl tm tn to tp tr tt tv tw tz ua ug uk um us uy uz va vc ve vg vi vn vu "
+    "wf ws ye yt za zm zw"
+)
+_GTLD_NAMES = (
+    "com net org edu gov mil int info biz name pro aero asia cat coop jobs mobi museum tel "
+    "travel xxx dev app page blog news xyz tech online site website store shop space "
+    "live life world today top club cloud digital email link click help host hosting network "
+    "systems software solutions services agency studio design media press social video photo "
+    "photos pics gallery art film movie games game fun zone guru ninja rocks wiki academy "
+    "education school university college institute science expert center company business "
+    "group global international ltd inc llc gmbh capital finance financial fund money bank "
+    "credit loans insurance market markets trade trading exchange land estate realty house "
+    "homes city london nyc berlin paris tokyo amsterdam africa health care clinic doctor "
+    "energy green eco earth bio farm garden food recipes restaurant cafe bar pizza coffee wine "
+    "beer fashion style shoes clothing jewelry beauty fitness yoga golf football soccer team "
+    "sport fan fans bet poker casino win one plus new now next best cool pub run watch "
+    "radio show events party family love dating men baby dog pet vet tours holiday flights "
+    "hotels rentals codes computer technology tools works work careers career consulting "
+    "management marketing partners ventures review reviews report guide tips community "
+    "foundation charity church moe lol wtf ooo meme google youtube apple microsoft android "
+    "chrome gmail aws azure goog mba phd law legal cpa tax accountant engineer engineering "
+    "build builders archi vegas miami boston sydney melbourne quebec scot wales cymru bzh eus "
+    "gal onion arpa ngo ong sucks gay lgbt red blue black pink gold diamonds"
+)
+_SHORT_CC = frozenset(_CCTLD_NAMES.split())
+_TLDS = _SHORT_CC | frozenset(_GTLD_NAMES.split())
+
+_LATIN = (
+    r"a-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0253\u0254\u0256\u0257\u0259\u025b\u0263"
+    r"\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
+)
+_PARENS = r"\([^\s()]*\)"  # balanced parentheses, as in Wikipedia links
+_PATH = (
+    rf"/(?:(?:[{_LATIN}\u0400-\u04ff!*';:=+,.$/%#\[\]\-\u2013_~@|&]|{_PARENS})*"
+    rf"(?:[{_LATIN}\u0400-\u04ff=_#/+\-]|{_PARENS}))?"
+)
+_QUERY = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-z0-9\-_&=#/]"
+# A host after a scheme may be in any script, but its last label, when it starts in ASCII, stays
+# ASCII so that text glued to the link (common in Japanese and Chinese) is not swallowed.
+_HOST_LABEL = r"[^\s!-,./:-@\[-^`{-~\u00a0-\u00bf\u2000-\u206f\u3000-\u303f\uff00-\uff65]+"
+_URL = re.compile(
+    r"(?<![a-z0-9@＠$#＃\u202a-\u202e])"  # twitter-text's validUrlPrecedingChars
+    r"(?:(?P<scheme>https?://)"
+    rf"(?P<host>(?:{_HOST_LABEL}\.)*(?:[a-z0-9-]+|{_HOST_LABEL}))"
+    rf"|(?<![-_./])(?P<domain>(?:[{_LATIN}-]+\.)+(?:xn--[-0-9a-z]+|[a-z]+)(?=[^0-9a-z@+-]|$)))"
+    rf"(?::[0-9]+)?(?P<path>{_PATH})?(?:{_QUERY})?",
+    re.IGNORECASE,
+)
+# Cheap tests that let most text skip the URL pattern: a URL has a dot between letters or a
+# scheme, and never a space.
+_MAYBE_URL = re.compile(r"\.[^\W_]|://")
+_TOKEN = re.compile(r"\S+")
+_MAX_URL = 4096  # twitter-text's MAX_URL_LENGTH; a longer "URL" is counted as text
+_MAX_LABEL = 63  # a label longer than DNS allows fails twitter-text's IDNA check
+
+
+def weighted_length(text: str) -> int:
+    """The length X counts for `text`: 1 or 2 per character, 2 per emoji, 23 per URL."""
+    text = unicodedata.normalize("NFC", text)
+    total = 0
+    pos = 0
+    for start, end in _url_spans(text):
+        total += _text_weight(text[pos:start]) + URL_LENGTH
+        pos = end
+    return total + _text_weight(text[pos:])
+
+
+def fitting_prefix(text: str, budget: int) -> int:
+    """How many characters of `text` fit in `budget` weighted characters, cutting between
+    emoji sequences and letters with their marks where possible; at least one character."""
+    # Outside a link every cluster weighs at least 1, so more than `budget` of them (plus slack
+    # for links) never fit; binary search keeps the measurements logarithmic.
+    ends = _cluster_ends(text, 4 * budget)
+    cut = _last_fitting(text, ends, budget)
+    if not cut and ends:  # a single cluster heavier than the budget, like a letter under marks
+        cut = _last_fitting(text, range(1, ends[0] + 1), budget) or 1
+    return cut
+
+
+def _last_fitting(text: str, ends: Sequence[int], budget: int) -> int:
+    best, low, high = 0, 0, len(ends) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        if weighted_length(text[: ends[middle]]) <= budget:
+            best, low = ends[middle], middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _cluster_ends(text: str, limit: int) -> list[int]:
+    if text[:limit].isascii():
+        return list(range(1, min(len(text), limit) + 1))
+    ends: list[int] = []
+    pairing = False  # the first half of a flag
+    for index, char in enumerate(text):
+        joins = index > 0 and (
+            unicodedata.category(char) in {"Mn", "Mc", "Me", "Cf"}
+            or "\U0001f3fb" <= char <= "\U0001f3ff"
+            or text[index - 1] == "\u200d"
+            or (pairing and "\U0001f1e6" <= char <= "\U0001f1ff")
+        )
+        pairing = not joins and "\U0001f1e6" <= char <= "\U0001f1ff"
+        if joins:
+            ends[-1] = index + 1
+        elif len(ends) == limit:
+            break
+        else:
+            ends.append(index + 1)
+    return ends
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    if not _MAYBE_URL.search(text):
+        return spans
+    for token in _TOKEN.finditer(text):
+        if "." in token[0] or "://" in token[0]:
+            spans.extend(_token_urls(text, *token.span()))
+    return spans
+
+
+def _token_urls(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    for match in _URL.finditer(text, start, end):
+        begin, stop = match.span()
+        host = match["host"]
+        if host is None:
+            # The pattern accepts any last label; keep the longest prefix ending in a known TLD,
+            # which is where twitter-text's TLD list would have stopped the match.
+            labels = match["domain"].split(".")
+            known = [i for i in range(1, len(labels)) if _is_tld(labels[i].lower())]
+            if not known:
+                continue
+            labels = labels[: known[-1] + 1]
+            host = ".".join(labels)
+            if known[-1] + 1 < len(match["domain"].split(".")):
+                stop = begin + len(host)  # a path cannot follow a label that was cut off
+            elif (
+                not match["path"]
+                and len(labels) == 2
+                and labels[1].lower() in _SHORT_CC
+                and host.lower() != "t.co"
+            ):
+                continue  # twitter-text's invalidShortDomain: "name.cc" alone is not a link
+        if stop - begin + 8 > _MAX_URL or any(len(x) > _MAX_LABEL for x in host.split(".")):
+            continue
+        spans.append((begin, stop))
+    return spans
+
+
+def _is_tld(label: str) -> bool:
+    return label in _TLDS or label.startswith("xn--")  # punycode TLDs are always accepted
+
+
+def _text_weight(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    rest, emoji = _EMOJI.subn("", text)
+    return len(rest) + len(_LIGHT_RUNS.sub("", rest)) + 2 * emoji  # heavy characters count twice
