@@ -1,17 +1,13 @@
 """The `threadr` command, run as a newcomer would run it."""
 
-import os
-import select
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from threadr.cli import main
+
+from .conftest import threadr_servers
 
 TEXT = "Threads are short. Each tweet carries one idea. Numbers help readers follow along. " * 5
 
@@ -49,47 +45,11 @@ def test_check_config_explains_an_unreachable_redis(
     assert "offline writer" in out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_for_startup(proc: subprocess.Popen[bytes]) -> None:
-    """Read the server's log until uvicorn says it is up (or the process dies)."""
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    seen = b""
-    while b"Application startup complete" not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"threadr serve did not start in 30 s: {seen.decode()}"
-        ready, _, _ = select.select([proc.stderr], [], [], remaining)
-        line = proc.stderr.readline() if ready else b""
-        assert line or proc.poll() is None, f"threadr serve exited: {seen.decode()}"
-        seen += line
-
-
 def test_serve_needs_nothing_but_the_installed_package(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "OPENAI"))}
-    env["PORT"] = str(port)
-    threadr = Path(sys.executable).with_name("threadr")
-    proc = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(threadr), "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_for_startup(proc)
+    with threadr_servers(1, {}, cwd=tmp_path) as (port,):
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert health.json()["status"] == "healthy"
         made = httpx.post(f"http://127.0.0.1:{port}/api/generate", json={"text": TEXT}, timeout=10)
         again = httpx.post(f"http://127.0.0.1:{port}/api/generate", json={"text": TEXT}, timeout=10)
-        assert made.status_code == 200 and made.headers["x-cache"] == "MISS"
-        assert again.headers["x-cache"] == "HIT" and again.json()["thread"] == made.json()["thread"]
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)  # also closes the stderr pipe
+    assert made.status_code == 200 and made.headers["x-cache"] == "MISS"
+    assert again.headers["x-cache"] == "HIT" and again.json()["thread"] == made.json()["thread"]

@@ -49,7 +49,10 @@ async def test_concurrent_identical_misses_call_openai_once(redis: Redis) -> Non
         return 200, chat_completion('{"tweets": ["One.", "Two."]}')
 
     mock = MockOpenAI(slow)
-    settings = make_settings(REDIS_URL=TEST_REDIS_URL)
+    # One client sends all 20: limits off, this test is about coalescing.
+    settings = make_settings(
+        REDIS_URL=TEST_REDIS_URL, RATE_LIMIT_ENABLED="false", FREE_TIER_ENABLED="false"
+    )
     async with running_app(settings, openai_client=mock.client()) as client:
         calls = [
             asyncio.create_task(client.post("/api/generate", json={"text": TEXT}))

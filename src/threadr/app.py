@@ -78,6 +78,8 @@ def create_app(
         debug=False,
         routes=[
             Route("/api/generate", routes.generate, methods=["POST"]),
+            Route("/api/rate-limit-status", routes.rate_limit_status, methods=["GET"]),
+            Route("/api/usage/status", routes.usage_status, methods=["GET"]),
             Route("/health", routes.health, methods=["GET", "HEAD"]),
             Route("/", routes.health, methods=["GET", "HEAD"]),
             Route("/readiness", routes.readiness, methods=["GET", "HEAD"]),

@@ -51,6 +51,18 @@ class Settings:
     fetch_allowed_ports: tuple[int, ...] = (80, 443)
     fetch_allow_private_networks: bool = False
     allowed_domains: tuple[str, ...] = ()
+    # Rate limits (ratelimit.LimitSettings reads the rate_limit_* fields)
+    rate_limit_enabled: bool = True
+    rate_limit_burst: int = 10
+    rate_limit_burst_seconds: int = 60
+    rate_limit_requests: int = 50
+    rate_limit_window_hours: float = 1.0
+    rate_limit_premium_requests: int = 200
+    rate_limit_client_clock: bool = False
+    # Free tier (quota.QuotaSettings reads the free_tier_* fields)
+    free_tier_enabled: bool = True
+    free_tier_daily_limit: int = 5
+    free_tier_monthly_limit: int = 20
     # Edges
     cors_origins: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = field(default=())
@@ -107,6 +119,16 @@ class Settings:
             fetch_allowed_ports=p.items("FETCH_ALLOWED_PORTS", ("80", "443"), _port),
             fetch_allow_private_networks=p.boolean("FETCH_ALLOW_PRIVATE_NETWORKS", False),
             allowed_domains=p.items("ALLOWED_DOMAINS", (), _domain_pattern),
+            rate_limit_enabled=p.boolean("RATE_LIMIT_ENABLED", True),
+            rate_limit_burst=p.integer("RATE_LIMIT_BURST", 10, 1, 10**9),
+            rate_limit_burst_seconds=p.integer("RATE_LIMIT_BURST_SECONDS", 60, 1, 86_400),
+            rate_limit_requests=p.integer("RATE_LIMIT_REQUESTS", 50, 1, 10**9),
+            rate_limit_window_hours=p.number("RATE_LIMIT_WINDOW_HOURS", 1.0, 0.001, 24 * 31),
+            rate_limit_premium_requests=p.integer("RATE_LIMIT_PREMIUM_REQUESTS", 200, 1, 10**9),
+            rate_limit_client_clock=p.boolean("RATE_LIMIT_CLIENT_CLOCK", False),
+            free_tier_enabled=p.boolean("FREE_TIER_ENABLED", True),
+            free_tier_daily_limit=p.integer("FREE_TIER_DAILY_LIMIT", 5, 0, 10**9),
+            free_tier_monthly_limit=p.integer("FREE_TIER_MONTHLY_LIMIT", 20, 0, 10**9),
             cors_origins=p.items("CORS_ORIGINS", (), _origin),
             api_keys=p.items("API_KEYS", (), _api_key),
             forwarded_allow_ips=p.items("FORWARDED_ALLOW_IPS", ("127.0.0.1",), str),

@@ -11,7 +11,7 @@ from typing import Protocol
 from . import keys
 from .cache import CACHE_SCHEMA, ThreadCache
 from .config import Settings
-from .errors import BlockedURL, ValidationFailed
+from .errors import BlockedURL, QuotaExceeded, ValidationFailed
 from .extract import extract
 from .models import CacheEntry, GenerateRequest, SourceType
 from .normalize import digest, normalize_text, normalize_url
@@ -23,6 +23,17 @@ MAX_URL_LENGTH = 2048
 # gets another chance at the better writer instead of the fallback for a whole day.
 FALLBACK_TTL_SECONDS = 300
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]]*\s|\n")
+
+
+# A request that joined a generation refused on its starter's quota tries on its own this often.
+_JOIN_ATTEMPTS = 3
+
+
+class Account(Protocol):
+    """Who pays for a generation: reserved before it starts, refunded if it fails."""
+
+    async def reserve(self) -> None: ...
+    async def refund(self) -> None: ...
 
 
 class PageFetcher(Protocol):
@@ -107,9 +118,32 @@ class ThreadService:
         self._clock = clock
         self._flight: SingleFlight[CacheEntry] = SingleFlight()
 
-    async def generate(self, source: Source) -> CacheEntry:
-        """Write the thread for a cache miss (joining an identical one already running)."""
-        return await self._flight.run(source.key, lambda: self._generate(source))
+    async def generate(self, source: Source, account: Account | None = None) -> CacheEntry:
+        """Write the thread for a cache miss, or join an identical generation already running.
+
+        Only the request that starts a generation pays for it (`account`); joining one is free,
+        like a cache hit. Reserving and refunding happen inside the shared task, so a starter
+        that disconnects still gets its refund if the generation fails.
+        """
+        for attempt in range(_JOIN_ATTEMPTS):
+            starts = not self._flight.running(source.key)
+            try:
+                return await self._flight.run(source.key, lambda: self._paid(source, account))
+            except QuotaExceeded:
+                if starts or account is None or attempt == _JOIN_ATTEMPTS - 1:
+                    raise
+                # The generation we joined was refused on its starter's quota: try on ours.
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _paid(self, source: Source, account: Account | None) -> CacheEntry:
+        if account is None:
+            return await self._generate(source)
+        await account.reserve()
+        try:
+            return await self._generate(source)
+        except Exception:
+            await account.refund()
+            raise
 
     async def _generate(self, source: Source) -> CacheEntry:
         title: str | None = None

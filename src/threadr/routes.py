@@ -8,7 +8,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .admission import QuotaAccount
 from .bodies import decode_body, read_body
+from .errors import ThreadrError
 from .generate import validate
 from .models import CacheEntry, GenerateRequest, Health, Services, ThreadResponse
 from .responses import JSON
@@ -17,8 +19,6 @@ if TYPE_CHECKING:
     from .state import AppState
 
 _decode_generate = msgspec.json.Decoder(GenerateRequest)
-_HIT = {"X-Cache": "HIT"}
-_MISS = {"X-Cache": "MISS"}
 
 
 def _state(request: Request) -> AppState:
@@ -26,7 +26,14 @@ def _state(request: Request) -> AppState:
     return state
 
 
-def thread_response(entry: CacheEntry, *, cached: bool) -> JSON:
+def identity(request: Request) -> str:
+    """Who is asking: the client IP as uvicorn reports it after trusted-proxy handling
+    (FORWARDED_ALLOW_IPS), so a raw X-Forwarded-For from anyone else is never believed."""
+    client = request.client
+    return client.host if client else "unknown"
+
+
+def thread_response(entry: CacheEntry, *, cached: bool, headers: dict[str, str]) -> JSON:
     body = ThreadResponse(
         thread=entry.thread,
         source_type=entry.source_type,
@@ -34,7 +41,8 @@ def thread_response(entry: CacheEntry, *, cached: bool) -> JSON:
         cached=cached,
         generator=entry.generator,
     )
-    return JSON(body, headers=_HIT if cached else _MISS)
+    headers["X-Cache"] = "HIT" if cached else "MISS"
+    return JSON(body, headers=headers)
 
 
 async def generate(request: Request) -> Response:
@@ -42,10 +50,56 @@ async def generate(request: Request) -> Response:
     app = _state(request)
     body = await read_body(request, app.settings.max_body_bytes)
     source = validate(decode_body(body, _decode_generate), app.settings)
-    entry = await app.cache.get(source.key)
-    if entry is not None:
-        return thread_response(entry, cached=True)
-    return thread_response(await app.service.generate(source), cached=False)
+    who = identity(request)
+    headers, entry = await app.admission.enter(who, source.key)
+    if entry is not None:  # a hit costs no quota
+        return thread_response(entry, cached=True, headers=headers)
+    try:
+        entry = await app.service.generate(source, QuotaAccount(app.quota, who))
+    except ThreadrError as exc:
+        exc.headers.update(headers)  # errors after the limiter carry its headers too
+        raise
+    return thread_response(entry, cached=False, headers=headers)
+
+
+async def rate_limit_status(request: Request) -> Response:
+    """GET /api/rate-limit-status: the caller's limits, without consuming anything."""
+    app = _state(request)
+    limiter = app.admission.limiter
+    decision = await limiter.peek(identity(request))
+    policies = [
+        {
+            "name": p.name,
+            "limit": p.limit,
+            "window_seconds": p.window,
+            "remaining": p.remaining,
+            "reset_in_seconds": p.full_reset,
+        }
+        for p in decision.policies
+    ]
+    hourly = decision.policy("hourly")
+    limit = hourly.limit if hourly else limiter.settings.requests
+    remaining = hourly.remaining if hourly else limit
+    reset = hourly.full_reset if hourly else 0
+    return JSON(
+        {
+            "requests_used": limit - remaining,
+            "requests_remaining": remaining,
+            "total_limit": limit,
+            "window_hours": limiter.settings.window_hours,
+            "minutes_until_reset": -(-reset // 60),
+            "reset_in_seconds": reset,
+            "using_redis": limiter.using_redis,
+            "enabled": limiter.settings.enabled,
+            "policies": policies,
+        }
+    )
+
+
+async def usage_status(request: Request) -> Response:
+    """GET /api/usage/status: the caller's free-tier usage."""
+    app = _state(request)
+    return JSON(await app.quota.status(identity(request)))
 
 
 def _health(app: AppState) -> Health:

@@ -32,5 +32,8 @@ class SingleFlight(Generic[T]):
         if not task.cancelled():
             task.exception()  # mark retrieved: a failure nobody awaited is not "never retrieved"
 
+    def running(self, key: str) -> bool:
+        return key in self._tasks
+
     def __len__(self) -> int:
         return len(self._tasks)

@@ -11,12 +11,15 @@ import httpx
 from redis.asyncio import Redis
 
 from . import __version__
+from .admission import Admission
 from .breaker import CircuitBreaker
 from .cache import ThreadCache
 from .config import Settings
 from .connection import RedisWatch, create_redis
 from .fetch import Fetcher
 from .generate import ThreadService
+from .quota import Quota, QuotaSettings
+from .ratelimit import Limiter, LimitSettings
 from .writer import OpenAIWriter, ThreadWriter, create_openai_client
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,8 @@ class AppState:
 
     settings: Settings
     cache: ThreadCache
+    admission: Admission
+    quota: Quota
     service: ThreadService
     watch: RedisWatch
     version: str = __version__
@@ -66,12 +71,18 @@ async def build_state(
             max_tweets=settings.max_thread_tweets,
         )
 
+    # One breaker for every Redis user: when Redis is down, all of them skip it at once.
+    breaker = CircuitBreaker()
     cache = ThreadCache(
         redis,
         ttl_seconds=settings.cache_ttl_seconds,
         memory_entries=settings.cache_memory_entries,
-        breaker=CircuitBreaker(),
+        breaker=breaker,
     )
+    limiter = Limiter(redis, LimitSettings.from_settings(settings), breaker=breaker)
+    if watch.connected:
+        await limiter.load()
+    quota = Quota(redis, QuotaSettings.from_settings(settings), breaker=breaker)
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
     service = ThreadService(settings, cache=cache, writer=writer, fetcher=fetcher)
     log.info(
@@ -80,4 +91,4 @@ async def build_state(
         watch.status,
         "openai" if openai_writer else "offline",
     )
-    return AppState(settings, cache, service, watch)
+    return AppState(settings, cache, Admission(limiter, quota, cache), quota, service, watch)

@@ -97,8 +97,8 @@ _URL = re.compile(
     rf"(?::[0-9]+)?(?P<path>{_PATH})?(?:{_QUERY})?",
     re.IGNORECASE,
 )
-# Cheap tests that let most text skip the URL pattern: a URL has a dot between letters or a
-# scheme, and never a space.
+# Cheap tests that let most text skip the URL pattern: a URL has a scheme or a dot before a
+# letter or digit, and never a space.
 _MAYBE_URL = re.compile(r"\.[^\W_]|://")
 _TOKEN = re.compile(r"\S+")
 _MAX_URL = 4096  # twitter-text's MAX_URL_LENGTH; a longer "URL" is counted as text

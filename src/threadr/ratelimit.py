@@ -1,0 +1,314 @@
+"""Rate limiting: GCRA policies checked and consumed atomically in one Lua call per request.
+
+Error bound: GCRA keeps one timestamp per policy (constant memory). `q` requests per `w` seconds
+means `q` back to back from full, then one per `w/q` seconds; remaining, reset and Retry-After
+are exact for that (intervals round up to whole µs, so the rate is never exceeded). Against a
+strict sliding log we accept that an identity idle for `w` can fit `2q - 1` requests into one
+`w`-second span (its burst, then the refill). `reset` (the header's `t`) is the seconds until
+the next unit is paid back, i.e. when a denied request would pass; `full_reset` until full.
+
+With Redis down (or not configured) the same arithmetic runs in process per app instance, behind
+a CircuitBreaker: N instances admit up to N times the limits, and that state is never copied to
+Redis; `also_get` then yields None. RATE_LIMIT_CLIENT_CLOCK (or an injected clock) sends the
+app's time instead of using Redis TIME: skew between instances then shifts windows by the skew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.resources
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, cast, get_args
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, RedisError
+
+from .breaker import CircuitBreaker
+from .errors import ConfigError
+from .keys import RATE_LIMIT_PREFIX
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LUA_SOURCE = importlib.resources.files("threadr").joinpath("lua/ratelimit.lua").read_text("utf-8")
+LUA_SHA = hashlib.sha1(LUA_SOURCE.encode(), usedforsecurity=False).hexdigest()
+
+Reason = Literal["allowed", "denied", "degraded", "disabled"]
+
+# What may appear verbatim in a key (IP addresses, `user:<id>`); anything else is hashed.
+_PLAIN_IDENTITY = re.compile(r"[A-Za-z0-9:._@-]{1,64}")
+
+
+def identity_tag(identity: str) -> str:
+    """The identity inside a key's `{hash tag}`: itself when plain, else `#` + a hash. Plain tags
+    never hold `#`, `{` or `}`, so no identity can land in another's tag or hash slot."""
+    if _PLAIN_IDENTITY.fullmatch(identity):
+        return identity
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+    return "#" + digest[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str  # as shown in the RateLimit headers
+    limit: int
+    window: int  # seconds
+    key: str  # key suffix; premium has its own state, so an upgrade starts with a full allowance
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Limiter knobs; each field `f` is read from `Settings.rate_limit_<f>` (env RATE_LIMIT_<F>)."""
+
+    enabled: bool = True  # RATE_LIMIT_ENABLED
+    burst: int = 10  # RATE_LIMIT_BURST
+    burst_seconds: int = 60  # RATE_LIMIT_BURST_SECONDS
+    requests: int = 50  # RATE_LIMIT_REQUESTS
+    window_hours: float = 1.0  # RATE_LIMIT_WINDOW_HOURS
+    premium_requests: int = 200  # RATE_LIMIT_PREMIUM_REQUESTS
+    client_clock: bool = False  # RATE_LIMIT_CLIENT_CLOCK: send the app's time instead of TIME
+
+    def __post_init__(self) -> None:
+        if min(self.burst, self.burst_seconds, self.requests, self.premium_requests) < 1 or (
+            self.window_hours * 3600 < 1
+        ):
+            raise ConfigError("RATE_LIMIT_* limits and windows must be at least 1 (second).")
+
+    @classmethod
+    def from_settings(cls, settings: object) -> LimitSettings:
+        """Build from a config.Settings; fields it does not define yet keep their defaults."""
+        fields = dataclasses.fields(cls)
+        values: dict[str, Any] = {
+            f.name: getattr(settings, f"rate_limit_{f.name}", f.default) for f in fields
+        }
+        return cls(**values)
+
+    def policies(self, *, premium: bool = False) -> tuple[Policy, ...]:
+        window = max(1, round(self.window_hours * 3600))
+        hourly = self.premium_requests if premium else self.requests
+        return (
+            Policy("burst", self.burst, self.burst_seconds, "burst"),
+            Policy("hourly", hourly, window, "hourly:premium" if premium else "hourly"),
+        )
+
+
+class PolicyState(msgspec.Struct, frozen=True, gc=False):
+    name: str
+    limit: int
+    window: int  # seconds
+    remaining: int  # requests that would pass right now (after this one, for a hit)
+    reset: int  # seconds until the next unit is paid back; 0 when full. The header's `t`.
+    full_reset: int  # seconds until `remaining == limit` again
+
+
+class Decision(msgspec.Struct, frozen=True):
+    allowed: bool
+    reason: Reason
+    policies: tuple[PolicyState, ...] = ()
+    closest: PolicyState | None = None  # fewest remaining (then longest reset): shown in RateLimit
+    retry_after: int = 0  # seconds; > 0 only when denied
+    policy_header: str = ""  # the tier's constant RateLimit-Policy value
+
+    def policy(self, name: str) -> PolicyState | None:
+        return next((p for p in self.policies if p.name == name), None)
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """Headers of draft-ietf-httpapi-ratelimit-headers-10, plus Retry-After when denied."""
+    closest = decision.closest
+    if closest is None:
+        return {}
+    headers = {
+        "RateLimit-Policy": decision.policy_header,
+        "RateLimit": f'"{closest.name}";r={closest.remaining};t={closest.reset}',
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(max(decision.retry_after, closest.reset, 1))
+    return headers
+
+
+class MemoryWindow:
+    """The script's arithmetic in process: the fallback, and the limiter without Redis."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._tats: dict[str, int] = {}
+
+    def apply(
+        self, keys: Sequence[str], specs: Sequence[tuple[int, int]], now: int, consume: bool
+    ) -> list[int]:
+        """Same inputs and output as lua/ratelimit.lua (see the comments there)."""
+        tats = [max(self._tats.get(key, now), now) for key in keys]
+        allowed = all(
+            tat - now + interval <= limit * interval
+            for tat, (interval, limit) in zip(tats, specs, strict=True)
+        )
+        out = [int(allowed)]
+        for key, (interval, limit), tat in zip(keys, specs, tats, strict=True):
+            if allowed and consume:
+                tat += interval
+                self._tats[key] = tat
+            debt = tat - now
+            used = -(-debt // interval)
+            nxt = debt - (min(used, limit) - 1) * interval if used > 0 else 0
+            out += (max(limit - used, 0), nxt, debt)
+        if len(self._tats) > self.max_keys:
+            # Paid-off entries say nothing; past that, forget the oldest. Forgetting can only let
+            # a request through, never wrongly deny one.
+            self._tats = {k: t for k, t in self._tats.items() if t > now}
+            while len(self._tats) > self.max_keys * 9 // 10:
+                del self._tats[next(iter(self._tats))]
+        return out
+
+
+class _Tier:
+    """Everything about a tier that does not change per request, computed once."""
+
+    __slots__ = ("argv", "disabled", "header", "policies", "specs", "suffixes")
+
+    def __init__(self, policies: tuple[Policy, ...]) -> None:
+        self.policies = policies
+        self.suffixes = tuple(f"}}:{p.key}" for p in policies)
+        # Interval rounded up to whole µs: never faster than q/w, and exact integer arithmetic.
+        self.specs = tuple((-(-p.window * 1_000_000 // p.limit), p.limit) for p in policies)
+        self.argv = tuple(v for spec in self.specs for v in spec)
+        self.header = ", ".join(f'"{p.name}";q={p.limit};w={p.window}' for p in policies)
+        self.disabled = Decision(True, "disabled")
+
+
+def _seconds(us: int) -> int:
+    return -(-us // 1_000_000)
+
+
+def _build(tier: _Tier, out: list[int], reason: Reason | None) -> Decision:
+    allowed = out[0] == 1
+    states = tuple(
+        PolicyState(p.name, p.limit, p.window, remaining, _seconds(nxt), _seconds(full))
+        # After `allowed`, the script returns (remaining, µs to next unit, µs to full) per policy.
+        for p, remaining, nxt, full in zip(
+            tier.policies, out[1::3], out[2::3], out[3::3], strict=True
+        )
+    )
+    closest = min(states, key=lambda s: (s.remaining, -s.reset))
+    # Denied means some policy has nothing left; the request passes once the slowest refills.
+    retry = 0 if allowed else max((s.reset for s in states if s.remaining == 0), default=1)
+    reason = reason or ("allowed" if allowed else "denied")
+    return Decision(allowed, reason, states, closest, retry, tier.header)
+
+
+class Limiter:
+    """Checks (and consumes) an identity's policies in Redis, or in memory when it cannot."""
+
+    def __init__(
+        self,
+        redis: Redis | None,
+        settings: LimitSettings | None = None,
+        *,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] | None = None,
+        memory: MemoryWindow | None = None,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings or LimitSettings()
+        self.breaker = breaker or CircuitBreaker()
+        # An injected clock is sent to the script too, so tests control Redis-side time.
+        self._send_time = self.settings.client_clock or clock is not None
+        self._clock = clock or time.time
+        self.memory = memory or MemoryWindow()
+        self._tiers = {p: _Tier(self.settings.policies(premium=p)) for p in (False, True)}
+        self.counts: dict[str, int] = dict.fromkeys(get_args(Reason), 0)  # for /metrics
+
+    @property
+    def using_redis(self) -> bool:
+        return self.redis is not None and not self.breaker.is_open
+
+    async def load(self) -> None:
+        """Register the script (SCRIPT LOAD) at start-up; after a NOSCRIPT, EVAL re-caches it."""
+        if self.redis is not None:
+            await self.redis.script_load(LUA_SOURCE)
+
+    async def hit(
+        self, identity: str, *, premium: bool = False, also_get: str | None = None
+    ) -> tuple[Decision, bytes | None]:
+        """Check and consume every policy; GET `also_get` in the same round trip if given."""
+        tier = self._tiers[premium]
+        if not self.settings.enabled:
+            self.counts["disabled"] += 1
+            return tier.disabled, await self._get(also_get)
+        decision, cached = await self._decide(tier, identity, "1", also_get)
+        self.counts[decision.reason] += 1
+        return decision, cached
+
+    async def peek(self, identity: str, *, premium: bool = False) -> Decision:
+        """The numbers `hit` would report, without consuming anything."""
+        tier = self._tiers[premium]
+        if not self.settings.enabled:
+            return tier.disabled
+        return (await self._decide(tier, identity, "0", None))[0]
+
+    async def _decide(
+        self, tier: _Tier, identity: str, mode: str, also_get: str | None
+    ) -> tuple[Decision, bytes | None]:
+        base = f"{RATE_LIMIT_PREFIX}{{{identity_tag(identity)}"
+        keys = [base + suffix for suffix in tier.suffixes]
+        now = str(round(self._clock() * 1_000_000)) if self._send_time else ""
+        args = (len(keys), *keys, mode, now, *tier.argv)
+        result = await self._guarded(lambda redis: _evalsha(redis, args, also_get))
+        if result is not None:
+            return _build(tier, result[0], None), result[1]
+        out = self.memory.apply(keys, tier.specs, round(self._clock() * 1_000_000), mode == "1")
+        return _build(tier, out, "degraded" if self.redis is not None else None), None
+
+    async def _get(self, key: str | None) -> bytes | None:
+        if key is None:
+            return None
+        return cast("bytes | None", await self._guarded(lambda redis: redis.get(key)))
+
+    async def _guarded(self, call: Callable[[Redis], Awaitable[T]]) -> T | None:
+        """`call(redis)`, or None when there is no Redis, the breaker is open, or it fails."""
+        if self.redis is None or not self.breaker.allow():
+            return None
+        try:
+            result = await call(self.redis)
+        except (RedisError, OSError) as exc:
+            self.breaker.failure()
+            log.warning("Redis failed in the rate limiter (%r); falling back to memory", exc)
+            return None
+        self.breaker.success()
+        return result
+
+
+async def _evalsha(
+    redis: Redis, args: tuple[Any, ...], also_get: str | None
+) -> tuple[list[int], bytes | None]:
+    """Run the script, and GET `also_get` in the same round trip (one pipeline) if given."""
+    if also_get is None:
+        try:
+            return await redis.execute_command("EVALSHA", LUA_SHA, *args), None  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            return await _reload(redis, args), None
+    # Raw EVALSHA, not a redis-py Script: those add a SCRIPT EXISTS round trip per pipeline.
+    pipe = redis.pipeline(transaction=False)
+    pipe.execute_command("EVALSHA", LUA_SHA, *args)
+    pipe.execute_command("GET", also_get)
+    out, cached = await pipe.execute(raise_on_error=False)
+    if isinstance(out, NoScriptError):
+        out = await _reload(redis, args)
+    elif isinstance(out, Exception):
+        raise out
+    if isinstance(cached, Exception):  # e.g. WRONGTYPE: a cache miss, not a limiter failure
+        cached = None
+    return out, cached
+
+
+async def _reload(redis: Redis, args: tuple[Any, ...]) -> list[int]:
+    # The script cache was emptied (SCRIPT FLUSH, restart, failover). EVAL with the source runs it
+    # and caches it again in one step, so even another flush right now cannot fail this call.
+    result: list[int] = await redis.execute_command("EVAL", LUA_SOURCE, *args)  # type: ignore[no-untyped-call]
+    return result

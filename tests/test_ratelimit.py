@@ -1,0 +1,471 @@
+"""The GCRA limiter: window arithmetic on fakeredis and in memory; exactness, NOSCRIPT recovery,
+round trips and failure behaviour on a real Redis (TEST_REDIS_URL, marked integration)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
+from typing import Any
+
+import fakeredis
+import pytest
+from fakeredis.aioredis import FakeRedis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Connection, ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from threadr.breaker import CircuitBreaker
+from threadr.config import Settings
+from threadr.errors import ConfigError
+from threadr.ratelimit import (
+    Decision,
+    Limiter,
+    LimitSettings,
+    MemoryWindow,
+    identity_tag,
+    rate_limit_headers,
+)
+
+# The same database as conftest.py's `redis` fixture, which flushes it around each test.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+T0 = 1_700_000_000.0  # an arbitrary instant, in seconds since the epoch
+US = 1e-6
+
+
+class Clock:
+    """A settable clock; the limiter sends its time to the script, so Redis sees it too."""
+
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeRedis]:
+    r = FakeRedis(server=fakeredis.FakeServer())
+    yield r
+    await r.aclose()
+
+
+MakeLimiter = Callable[..., Limiter]
+
+
+@pytest.fixture
+def make_limiter(fake: FakeRedis, clock: Clock) -> MakeLimiter:
+    def make(redis: Any = fake, *, clock: Any = clock, **overrides: Any) -> Limiter:
+        settings = LimitSettings(**{"requests": 1000, **overrides})
+        return Limiter(redis, settings, clock=clock, breaker=CircuitBreaker(threshold=2))
+
+    return make
+
+
+async def hits(limiter: Limiter, n: int, identity: str = "198.51.100.7") -> list[Decision]:
+    return [(await limiter.hit(identity))[0] for _ in range(n)]
+
+
+# --- window arithmetic --------------------------------------------------------------------------
+
+
+async def test_limit_one_has_exact_boundaries(make_limiter: MakeLimiter, clock: Clock) -> None:
+    limiter = make_limiter(burst=1, burst_seconds=60)
+    assert [d.allowed for d in await hits(limiter, 2)] == [True, False]
+    clock.advance(60 - US)
+    (denied,) = await hits(limiter, 1)
+    assert not denied.allowed
+    assert denied.retry_after == 1
+    assert denied.closest is not None
+    assert (denied.closest.name, denied.closest.remaining, denied.closest.reset) == ("burst", 0, 1)
+    clock.advance(US)
+    assert [d.allowed for d in await hits(limiter, 2)] == [True, False]
+
+
+async def test_burst_then_one_per_interval(make_limiter: MakeLimiter, clock: Clock) -> None:
+    limiter = make_limiter(burst=10, burst_seconds=60)
+    decisions = await hits(limiter, 11)
+    assert [d.policies[0].remaining for d in decisions[:10]] == list(range(9, -1, -1))
+    assert not decisions[10].allowed
+    assert decisions[10].retry_after == 6  # one request is paid back every 60/10 s
+    clock.advance(6)
+    assert [d.allowed for d in await hits(limiter, 2)] == [True, False]
+    clock.advance(60)
+    assert (await limiter.peek("198.51.100.7")).policies[0].remaining == 10
+
+
+async def test_nothing_is_consumed_when_any_policy_denies(
+    make_limiter: MakeLimiter, clock: Clock
+) -> None:
+    limiter = make_limiter(burst=2, burst_seconds=60, requests=3, window_hours=1)
+    ident = "203.0.113.9"
+    assert [d.allowed for d in await hits(limiter, 3, ident)] == [True, True, False]
+    after_burst_denial = await limiter.peek(ident)
+    assert after_burst_denial.policy("hourly").remaining == 1  # type: ignore[union-attr]
+
+    clock.advance(60)
+    assert (await limiter.hit(ident))[0].allowed  # the hourly policy's last unit
+    clock.advance(60)
+    denied, _ = await limiter.hit(ident)
+    assert not denied.allowed
+    assert denied.closest is not None
+    assert denied.closest.name == "hourly"
+    # 3 units borrowed at 1200 s each; the next fits once 1080 s more are paid back.
+    assert denied.retry_after == 3600 - 120 - 2 * 1200
+    burst = (await limiter.peek(ident)).policy("burst")
+    assert burst is not None
+    assert burst.remaining == 2  # the denied hit took no burst unit
+
+
+async def test_peek_consumes_nothing(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(burst=3)
+    for _ in range(5):
+        peeked = await limiter.peek("u")
+        assert peeked.allowed
+        assert peeked.policies[0].remaining == 3
+    assert [d.allowed for d in await hits(limiter, 4, "u")] == [True, True, True, False]
+    assert limiter.counts == {"allowed": 3, "denied": 1, "degraded": 0, "disabled": 0}
+
+
+async def test_premium_has_its_own_hourly_policy(make_limiter: MakeLimiter, fake: Any) -> None:
+    limiter = make_limiter(requests=2, premium_requests=5, burst=100)
+    for _ in range(2):
+        await limiter.hit("user:1")
+    assert not (await limiter.hit("user:1"))[0].allowed
+    upgraded, _ = await limiter.hit("user:1", premium=True)
+    assert upgraded.allowed
+    assert upgraded.policy("hourly").remaining == 4  # type: ignore[union-attr]
+    assert upgraded.policy_header == '"burst";q=100;w=60, "hourly";q=5;w=3600'
+    assert await fake.exists("threadr:rl:{user:1}:hourly:premium")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 30_000_000), st.booleans()), min_size=1, max_size=40),
+    burst=st.integers(1, 6),
+    hourly=st.integers(1, 12),
+)
+def test_remaining_is_exactly_the_true_allowance(
+    steps: list[tuple[int, bool]], burst: int, hourly: int
+) -> None:
+    """After any history, `remaining` more requests pass at that instant and the next does not."""
+    memory = MemoryWindow()
+    specs = ((-(-60_000_000 // burst), burst), (-(-600_000_000 // hourly), hourly))
+    keys = ("b", "h")
+    now = 0
+    for advance, hit in steps:
+        now += advance
+        memory.apply(keys, specs, now, consume=hit)
+    out = memory.apply(keys, specs, now, consume=False)
+    allowance = min(out[1], out[4])
+    for _ in range(allowance):
+        assert memory.apply(keys, specs, now, consume=True)[0] == 1
+    assert memory.apply(keys, specs, now, consume=True)[0] == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 20_000_000), st.booleans()), min_size=1, max_size=25),
+    burst=st.integers(1, 5),
+)
+async def test_lua_and_memory_fallback_agree(steps: list[tuple[int, bool]], burst: int) -> None:
+    """The script and its in-process twin give the same numbers for the same history."""
+    r = FakeRedis(server=fakeredis.FakeServer())
+    clock = Clock()
+    in_redis = Limiter(r, LimitSettings(burst=burst, requests=7), clock=clock)
+    in_memory = Limiter(None, LimitSettings(burst=burst, requests=7), clock=clock)
+    try:
+        for advance, hit in steps:
+            clock.advance(advance * US)
+            if hit:
+                assert (await in_redis.hit("x"))[0] == (await in_memory.hit("x"))[0]
+            else:
+                assert await in_redis.peek("x") == await in_memory.peek("x")
+    finally:
+        await r.aclose()
+
+
+# --- headers --------------------------------------------------------------------------------
+
+
+async def test_headers_follow_the_draft(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(burst=10, burst_seconds=60, requests=50, window_hours=1)
+    decision, _ = await limiter.hit("192.0.2.1")
+    assert rate_limit_headers(decision) == {
+        "RateLimit-Policy": '"burst";q=10;w=60, "hourly";q=50;w=3600',
+        "RateLimit": '"burst";r=9;t=6',
+    }
+    assert decision.policy_header is limiter._tiers[False].header  # computed once per tier
+    for _ in range(9):
+        await limiter.hit("192.0.2.1")
+    denied, _ = await limiter.hit("192.0.2.1")
+    headers = rate_limit_headers(denied)
+    assert headers["RateLimit"] == '"burst";r=0;t=6'
+    assert int(headers["Retry-After"]) >= 6
+
+
+def test_no_headers_when_disabled() -> None:
+    assert rate_limit_headers(Decision(True, "disabled")) == {}
+
+
+# --- keys and identities ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identity", ["203.0.113.5", "2001:db8::1", "user:42"])
+def test_plain_identities_are_kept(identity: str) -> None:
+    assert identity_tag(identity) == identity
+
+
+@pytest.mark.parametrize("identity", ["a}b", "{victim}", "x" * 65, "", "spa ce", "ü"])
+def test_other_identities_are_hashed(identity: str) -> None:
+    tag = identity_tag(identity)
+    assert tag.startswith("#")
+    assert len(tag) == 33
+    assert "{" not in tag
+    assert "}" not in tag
+
+
+async def test_identity_cannot_reach_another_slot(make_limiter: MakeLimiter, fake: Any) -> None:
+    limiter = make_limiter()
+    await limiter.hit("victim")
+    await limiter.hit("x}:burst{victim")
+    keys = sorted(k.decode() for k in await fake.keys("*"))
+    victim = [k for k in keys if "{victim}" in k]
+    assert victim == ["threadr:rl:{victim}:burst", "threadr:rl:{victim}:hourly"]
+    other = [k for k in keys if k not in victim]
+    assert len({key_slot(k.encode()) for k in other}) == 1  # all of one identity, one slot
+    assert key_slot(other[0].encode()) != key_slot(victim[0].encode())
+
+
+# --- Redis behaviour on fakeredis -------------------------------------------------------------
+
+
+async def test_also_get_returns_the_cached_value(make_limiter: MakeLimiter, fake: Any) -> None:
+    await fake.set("threadr:cache:v1:url:abc", b"entry")
+    limiter = make_limiter()
+    assert (await limiter.hit("u", also_get="threadr:cache:v1:url:abc"))[1] == b"entry"
+    assert (await limiter.hit("u", also_get="threadr:cache:v1:url:nope"))[1] is None
+
+
+async def test_script_flush_is_invisible(make_limiter: MakeLimiter, fake: Any) -> None:
+    limiter = make_limiter(burst=3)
+    await limiter.hit("u")
+    await fake.script_flush()
+    await limiter.hit("u", also_get="k")
+    await fake.script_flush()
+    decisions = await hits(limiter, 2, "u")
+    assert [d.allowed for d in decisions] == [True, False]
+    assert limiter.counts["degraded"] == 0
+
+
+async def test_wrong_types_degrade_instead_of_failing(make_limiter: MakeLimiter, fake: Any) -> None:
+    await fake.hset("threadr:cache:v1:url:h", "f", "v")
+    limiter = make_limiter()
+    decision, cached = await limiter.hit("u", also_get="threadr:cache:v1:url:h")
+    assert (decision.reason, cached) == ("allowed", None)  # a bad cache entry is a miss
+    await fake.delete("threadr:rl:{u}:burst")
+    await fake.hset("threadr:rl:{u}:burst", "f", "v")  # corrupt limiter state: the script fails
+    decision, cached = await limiter.hit("u", also_get="threadr:cache:v1:url:h")
+    assert (decision.reason, cached) == ("degraded", None)
+
+
+async def test_redis_time_is_used_without_a_clock(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(clock=None, burst=2)
+    assert [d.reason for d in await hits(limiter, 3)] == ["allowed", "allowed", "denied"]
+
+
+async def test_keys_live_only_while_there_is_debt(make_limiter: MakeLimiter, fake: Any) -> None:
+    limiter = make_limiter(burst=4, burst_seconds=60)
+    await hits(limiter, 2, "u")
+    assert 0 < await fake.pttl("threadr:rl:{u}:burst") <= 30_000
+
+
+async def test_disabled_limiter_only_reads_the_cache(make_limiter: MakeLimiter, fake: Any) -> None:
+    await fake.set("k", b"v")
+    limiter = make_limiter(enabled=False)
+    decision, cached = await limiter.hit("u", also_get="k")
+    assert (decision.allowed, decision.reason, cached) == (True, "disabled", b"v")
+    assert await fake.keys("threadr:rl:*") == []
+    assert (await limiter.peek("u")).reason == "disabled"
+    assert (await limiter.hit("u"))[1] is None
+    assert limiter.counts["disabled"] == 2
+
+
+async def test_without_redis_it_limits_in_memory(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(redis=None, burst=2)
+    await limiter.load()  # nothing to register
+    decisions = await hits(limiter, 3)
+    assert [d.reason for d in decisions] == ["allowed", "allowed", "denied"]
+    assert not limiter.using_redis
+
+
+class BrokenRedis:
+    """Fails every call like an unreachable server, and counts the attempts."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def execute_command(self, *args: Any) -> Any:
+        self.calls += 1
+        raise RedisConnectionError("connection refused")
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        outer = self
+
+        class Pipe:
+            def execute_command(self, *args: Any) -> None:
+                pass
+
+            async def execute(self, raise_on_error: bool = True) -> Any:
+                return await outer.execute_command()
+
+        return Pipe()
+
+
+async def test_failures_degrade_and_open_the_breaker(make_limiter: MakeLimiter) -> None:
+    broken = BrokenRedis()
+    limiter = make_limiter(redis=broken, burst=2)
+    results = [await limiter.hit("u", also_get="k") for _ in range(4)]
+    assert [d.reason for d, _ in results] == ["degraded"] * 4
+    assert [d.allowed for d, _ in results] == [True, True, False, False]
+    assert all(cached is None for _, cached in results)
+    assert broken.calls == 2  # the breaker (threshold 2) kept the last two away from Redis
+    assert limiter.counts["degraded"] == 4
+    assert not limiter.using_redis
+
+
+async def test_open_breaker_does_not_wait(make_limiter: MakeLimiter) -> None:
+    # A non-routable address: any attempt to connect would hang for the 5 s timeout.
+    r = Redis(host="10.255.255.1", port=6379, socket_connect_timeout=5, socket_timeout=5)
+    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    breaker.failure()
+    limiter = Limiter(r, LimitSettings(), breaker=breaker)
+    try:
+        decision, cached = await asyncio.wait_for(limiter.hit("u", also_get="k"), 0.5)
+    finally:
+        await r.aclose()
+    assert (decision.allowed, decision.reason, cached) == (True, "degraded", None)
+
+
+def test_memory_window_stays_bounded() -> None:
+    memory = MemoryWindow(max_keys=100)
+    for i in range(1000):
+        memory.apply((f"k{i}",), ((1_000_000, 5),), now=0, consume=True)
+    assert len(memory._tats) <= 100
+
+
+def test_settings_come_from_config_settings() -> None:
+    assert LimitSettings.from_settings(Settings()) == LimitSettings()
+    custom = SimpleNamespace(rate_limit_burst=3, rate_limit_client_clock=True)
+    assert LimitSettings.from_settings(custom) == LimitSettings(burst=3, client_clock=True)
+    with pytest.raises(ConfigError):
+        LimitSettings(requests=0)
+
+
+# --- integration: a real Redis ----------------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_concurrent_hits_are_exact(redis: Redis) -> None:
+    clients = [Redis.from_url(TEST_REDIS_URL, max_connections=40) for _ in range(5)]
+    limiters = [Limiter(c, LimitSettings(burst=30, burst_seconds=3600)) for c in clients]
+    try:
+        results = await asyncio.gather(*(limiters[i % 5].hit("198.51.100.1") for i in range(200)))
+    finally:
+        for c in clients:
+            await c.aclose()
+    assert sum(d.allowed for d, _ in results) == 30
+    assert {d.reason for d, _ in results} == {"allowed", "denied"}
+
+
+@pytest.mark.integration
+async def test_script_flush_mid_run_raises_nothing(redis: Redis) -> None:
+    limiter = Limiter(redis, LimitSettings(burst=40, burst_seconds=3600))
+    decisions: list[Decision] = []
+    for _ in range(5):  # flushes racing with hits, some of them mid-pipeline
+        results = await asyncio.gather(
+            *(limiter.hit("u", also_get="k" if i % 2 else None) for i in range(10)),
+            *(redis.script_flush() for _ in range(3)),
+        )
+        decisions += [result[0] for result in results[:10]]  # type: ignore[index]
+    assert sum(d.allowed for d in decisions) == 40
+    assert limiter.counts == {"allowed": 40, "denied": 10, "degraded": 0, "disabled": 0}
+
+
+@pytest.mark.integration
+async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
+    writes = 0
+
+    class CountingConnection(Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            nonlocal writes
+            writes += 1  # one write per round trip: a pipeline is packed into one
+            await super().send_packed_command(command, check_health)
+
+    pool = ConnectionPool.from_url(TEST_REDIS_URL, connection_class=CountingConnection)
+    counted = Redis.from_pool(pool)
+    await redis.set("threadr:cache:v1:url:x", b"cached")
+    limiter = Limiter(counted, LimitSettings())
+    try:
+        await limiter.load()  # start-up: registers the script, opens the connection
+        writes = 0
+        decision, cached = await limiter.hit("192.0.2.8", also_get="threadr:cache:v1:url:x")
+        assert (decision.reason, cached, writes) == ("allowed", b"cached", 1)
+        writes = 0
+        await limiter.hit("192.0.2.8")
+        await limiter.peek("192.0.2.8")
+        assert writes == 2
+    finally:
+        await counted.aclose()
+
+
+@pytest.mark.integration
+async def test_client_clock_boundaries_on_redis(redis: Redis, clock: Clock) -> None:
+    limiter = Limiter(redis, LimitSettings(burst=1, requests=1000), clock=clock)
+    assert [d.allowed for d in await hits(limiter, 2)] == [True, False]
+    assert 59_000 < await redis.pttl("threadr:rl:{198.51.100.7}:burst") <= 60_000
+    clock.advance(60 - US)
+    assert not (await limiter.hit("198.51.100.7"))[0].allowed
+    clock.advance(US)
+    assert (await limiter.hit("198.51.100.7"))[0].allowed
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.integration
+async def test_unreachable_redis_gives_degraded_decisions() -> None:
+    no_retry = Retry(NoBackoff(), 0)
+    r = Redis(port=_closed_port(), socket_connect_timeout=0.2, socket_timeout=0.2, retry=no_retry)
+    limiter = Limiter(r, LimitSettings(burst=2), breaker=CircuitBreaker(threshold=1))
+    started = time.monotonic()
+    try:
+        results = [await limiter.hit("u", also_get="k") for _ in range(3)]
+    finally:
+        await r.aclose()
+    assert [(d.allowed, d.reason, c) for d, c in results] == [
+        (True, "degraded", None),
+        (True, "degraded", None),
+        (False, "degraded", None),
+    ]
+    assert results[2][0].retry_after == 30
+    assert time.monotonic() - started < 1
