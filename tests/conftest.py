@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 import httpx
 import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
+from fakeredis import FakeAsyncRedis as FakeRedis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -50,6 +52,14 @@ async def running_app(settings: Settings, **seams: Any) -> AsyncIterator[httpx.A
 
 
 @pytest.fixture
+async def fake() -> AsyncIterator[FakeRedis]:
+    """A fakeredis client (Lua included) on a server of its own, for unit tests."""
+    client = FakeRedis(server=fakeredis.FakeServer())
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
     """A real Redis on its own logical database, flushed before and after each test."""
     client = Redis.from_url(TEST_REDIS_URL)
@@ -66,6 +76,32 @@ async def redis() -> AsyncIterator[Redis]:
     yield client
     await client.flushdb()
     await client.aclose()
+
+
+class BrokenRedis:
+    """Fails every call like an unreachable server, and counts the attempts."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def execute_command(self, *args: Any) -> Any:
+        self.calls += 1
+        raise RedisConnectionError("connection refused")
+
+    async def mget(self, keys: Any) -> Any:
+        return await self.execute_command()
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        outer = self
+
+        class Pipe:
+            def execute_command(self, *args: Any) -> None:
+                pass
+
+            async def execute(self, raise_on_error: bool = True) -> Any:
+                return await outer.execute_command()
+
+        return Pipe()
 
 
 def chat_completion(content: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from threadr.fit import tweet_budget
 from threadr.offline import write_offline
-from threadr.thread import tweet_budget
 from threadr.twittertext import weighted_length
 
 DATASET = Path(__file__).parents[1].parent / "shared/datasets/article-extraction"

@@ -4,26 +4,23 @@ under concurrency on a real Redis (TEST_REDIS_URL, marked integration)."""
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
-import fakeredis
 import pytest
 from fakeredis.aioredis import FakeRedis
 from redis.asyncio import Redis
 from redis.crc import key_slot
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from threadr.breaker import CircuitBreaker
 from threadr.config import Settings
 from threadr.errors import ConfigError, QuotaExceeded
 from threadr.quota import QUOTA_TTL_MARGIN, MemoryCounts, Quota, QuotaSettings, UsageStatus
 
+from .conftest import TEST_REDIS_URL, BrokenRedis
+
 # The same database as conftest.py's `redis` fixture, which flushes it around each test.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 STATUS_FIELDS = [
     "daily_usage",
@@ -58,13 +55,6 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: in
 @pytest.fixture
 def clock() -> Clock:
     return Clock(utc(2025, 1, 10, 12, 0))
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeRedis]:
-    r = FakeRedis(server=fakeredis.FakeServer())
-    yield r
-    await r.aclose()
 
 
 MakeQuota = Callable[..., Quota]
@@ -186,20 +176,6 @@ async def test_script_flush_is_invisible(make_quota: MakeQuota, fake: Any) -> No
     assert (await quota.reserve("u")).daily_usage == 2
 
 
-class BrokenRedis:
-    """Fails every call like an unreachable server, and counts the attempts."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def execute_command(self, *args: Any) -> Any:
-        self.calls += 1
-        raise RedisConnectionError("connection refused")
-
-    async def mget(self, keys: Any) -> Any:
-        return await self.execute_command()
-
-
 async def test_redis_down_counts_in_memory(make_quota: MakeQuota) -> None:
     broken = BrokenRedis()
     quota = make_quota(broken, breaker=CircuitBreaker(threshold=2))
@@ -236,7 +212,7 @@ async def test_without_redis_it_counts_in_memory(make_quota: MakeQuota, clock: C
 
 def test_settings_come_from_config_settings() -> None:
     assert QuotaSettings.from_settings(Settings()) == QuotaSettings()
-    custom = SimpleNamespace(free_tier_daily_limit=2, free_tier_enabled=False)
+    custom = Settings.from_env({"FREE_TIER_DAILY_LIMIT": "2", "FREE_TIER_ENABLED": "false"})
     assert QuotaSettings.from_settings(custom) == QuotaSettings(enabled=False, daily_limit=2)
     with pytest.raises(ConfigError):
         QuotaSettings(daily_limit=-1)

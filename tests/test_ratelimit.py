@@ -4,11 +4,9 @@ round trips and failure behaviour on a real Redis (TEST_REDIS_URL, marked integr
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
+from collections.abc import Callable
 from typing import Any
 
 import fakeredis
@@ -20,22 +18,20 @@ from redis.asyncio import Connection, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from threadr.breaker import CircuitBreaker
 from threadr.config import Settings
 from threadr.errors import ConfigError
+from threadr.keys import identity_tag
 from threadr.ratelimit import (
     Decision,
     Limiter,
     LimitSettings,
     MemoryWindow,
-    identity_tag,
     rate_limit_headers,
 )
 
-# The same database as conftest.py's `redis` fixture, which flushes it around each test.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from .conftest import TEST_REDIS_URL, BrokenRedis
 
 T0 = 1_700_000_000.0  # an arbitrary instant, in seconds since the epoch
 US = 1e-6
@@ -57,13 +53,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeRedis]:
-    r = FakeRedis(server=fakeredis.FakeServer())
-    yield r
-    await r.aclose()
 
 
 MakeLimiter = Callable[..., Limiter]
@@ -315,29 +304,6 @@ async def test_without_redis_it_limits_in_memory(make_limiter: MakeLimiter) -> N
     assert not limiter.using_redis
 
 
-class BrokenRedis:
-    """Fails every call like an unreachable server, and counts the attempts."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def execute_command(self, *args: Any) -> Any:
-        self.calls += 1
-        raise RedisConnectionError("connection refused")
-
-    def pipeline(self, transaction: bool = True) -> Any:
-        outer = self
-
-        class Pipe:
-            def execute_command(self, *args: Any) -> None:
-                pass
-
-            async def execute(self, raise_on_error: bool = True) -> Any:
-                return await outer.execute_command()
-
-        return Pipe()
-
-
 async def test_failures_degrade_and_open_the_breaker(make_limiter: MakeLimiter) -> None:
     broken = BrokenRedis()
     limiter = make_limiter(redis=broken, burst=2)
@@ -372,7 +338,7 @@ def test_memory_window_stays_bounded() -> None:
 
 def test_settings_come_from_config_settings() -> None:
     assert LimitSettings.from_settings(Settings()) == LimitSettings()
-    custom = SimpleNamespace(rate_limit_burst=3, rate_limit_client_clock=True)
+    custom = Settings.from_env({"RATE_LIMIT_BURST": "3", "RATE_LIMIT_CLIENT_CLOCK": "true"})
     assert LimitSettings.from_settings(custom) == LimitSettings(burst=3, client_clock=True)
     with pytest.raises(ConfigError):
         LimitSettings(requests=0)

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadr.errors import Unprocessable
+from threadr.fit import pack, split_sentences, tweet_budget
 from threadr.models import Tweet
 from threadr.offline import write_offline
-from threadr.thread import finalize, pack, recover_tweets, split_sentences, tweet_budget
+from threadr.thread import finalize, recover_tweets
 from threadr.twittertext import weighted_length
 
 DATASET = Path(__file__).parents[1].parent / "shared/datasets/article-extraction"

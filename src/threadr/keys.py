@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 ROOT = "threadr:"
 
 # Cached threads, msgpack-encoded CacheEntry; TTL = CACHE_TTL_HOURS. This prefix holds entries
@@ -21,3 +24,16 @@ QUOTA_PREFIX = "threadr:quota:"
 def cache_key(kind: str, digest: str) -> str:
     """`kind` is "url" or "text"; `digest` the sha256 hex of the normalised input."""
     return f"{CACHE_PREFIX}{kind}:{digest}"
+
+
+# What may appear verbatim in a key (IP addresses, `user:<id>`); anything else is hashed.
+_PLAIN_IDENTITY = re.compile(r"[A-Za-z0-9:._@-]{1,64}")
+
+
+def identity_tag(identity: str) -> str:
+    """The identity inside a key's `{hash tag}`: itself when plain, else `#` + a hash. Plain tags
+    never hold `#`, `{` or `}`, so no identity can land in another's tag or hash slot."""
+    if _PLAIN_IDENTITY.fullmatch(identity):
+        return identity
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+    return "#" + digest[:32]

@@ -6,7 +6,7 @@ import math
 import re
 from collections import Counter
 
-from .thread import has_content, pack, split_sentences, tweet_budget
+from .fit import has_content, pack, split_sentences, tweet_budget
 from .twittertext import weighted_length
 
 HOOK = "🧵"

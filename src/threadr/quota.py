@@ -9,7 +9,6 @@ could block a user for something our outage caused. Memory counts last until the
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.resources
 import logging
@@ -25,9 +24,9 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from .breaker import CircuitBreaker
+from .config import Settings
 from .errors import ConfigError, QuotaExceeded
-from .keys import QUOTA_PREFIX
-from .ratelimit import identity_tag
+from .keys import QUOTA_PREFIX, identity_tag
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +50,8 @@ class QuotaSettings:
             raise ConfigError("FREE_TIER_DAILY_LIMIT and FREE_TIER_MONTHLY_LIMIT must be >= 0.")
 
     @classmethod
-    def from_settings(cls, settings: object) -> QuotaSettings:
-        """Build from a config.Settings; fields it does not define yet keep their defaults."""
-        fields = dataclasses.fields(cls)
-        values: dict[str, Any] = {
-            f.name: getattr(settings, f"free_tier_{f.name}", f.default) for f in fields
-        }
-        return cls(**values)
+    def from_settings(cls, s: Settings) -> QuotaSettings:
+        return cls(s.free_tier_enabled, s.free_tier_daily_limit, s.free_tier_monthly_limit)
 
 
 class UsageStatus(msgspec.Struct):

@@ -15,11 +15,9 @@ app's time instead of using Redis TIME: skew between instances then shifts windo
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.resources
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,8 +28,9 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from .breaker import CircuitBreaker
+from .config import Settings
 from .errors import ConfigError
-from .keys import RATE_LIMIT_PREFIX
+from .keys import RATE_LIMIT_PREFIX, identity_tag
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,18 +39,6 @@ LUA_SOURCE = importlib.resources.files("threadr").joinpath("lua/ratelimit.lua").
 LUA_SHA = hashlib.sha1(LUA_SOURCE.encode(), usedforsecurity=False).hexdigest()
 
 Reason = Literal["allowed", "denied", "degraded", "disabled"]
-
-# What may appear verbatim in a key (IP addresses, `user:<id>`); anything else is hashed.
-_PLAIN_IDENTITY = re.compile(r"[A-Za-z0-9:._@-]{1,64}")
-
-
-def identity_tag(identity: str) -> str:
-    """The identity inside a key's `{hash tag}`: itself when plain, else `#` + a hash. Plain tags
-    never hold `#`, `{` or `}`, so no identity can land in another's tag or hash slot."""
-    if _PLAIN_IDENTITY.fullmatch(identity):
-        return identity
-    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
-    return "#" + digest[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +68,16 @@ class LimitSettings:
             raise ConfigError("RATE_LIMIT_* limits and windows must be at least 1 (second).")
 
     @classmethod
-    def from_settings(cls, settings: object) -> LimitSettings:
-        """Build from a config.Settings; fields it does not define yet keep their defaults."""
-        fields = dataclasses.fields(cls)
-        values: dict[str, Any] = {
-            f.name: getattr(settings, f"rate_limit_{f.name}", f.default) for f in fields
-        }
-        return cls(**values)
+    def from_settings(cls, s: Settings) -> LimitSettings:
+        return cls(
+            enabled=s.rate_limit_enabled,
+            burst=s.rate_limit_burst,
+            burst_seconds=s.rate_limit_burst_seconds,
+            requests=s.rate_limit_requests,
+            window_hours=s.rate_limit_window_hours,
+            premium_requests=s.rate_limit_premium_requests,
+            client_clock=s.rate_limit_client_clock,
+        )
 
     def policies(self, *, premium: bool = False) -> tuple[Policy, ...]:
         window = max(1, round(self.window_hours * 3600))
