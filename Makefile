@@ -34,15 +34,16 @@ install: $(VENV)/.runtime ## create .venv and install the service
 run: $(VENV)/.runtime ## serve the API on $$PORT (8000); no REDIS_URL → memory, no OPENAI_API_KEY → offline
 	$(BIN)/threadr serve
 
-test: $(VENV)/.test ## run the whole suite (starts a local Redis if none answers)
+test: lint ## lint, then the whole suite (starts a local Redis if none answers)
 	@scripts/ensure-redis "$(TEST_REDIS_URL)"
 	$(BIN)/pytest
 
 unit: $(VENV)/.test ## unit tests only (no Redis needed)
 	$(BIN)/pytest -m "not integration"
 
-lint: $(VENV)/.test ## ruff
-	$(BIN)/ruff check src tests bench
+lint: $(VENV)/.test ## ruff (with the ASYNC rules) and mypy --strict
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
 
 bench-extract: $(VENV)/.bench ## extraction quality and speed vs trafilatura and readability-lxml
 	$(BIN)/python bench/extract_bench.py

@@ -65,7 +65,7 @@ def create_app(
             404: "There is no such endpoint.",
             405: "That method is not allowed on this endpoint.",
         }.get(exc.status_code, str(exc.detail))
-        return JSON({"detail": detail, "code": code}, exc.status_code, exc.headers)
+        return JSON({"detail": detail, "code": code}, exc.status_code, dict(exc.headers or {}))
 
     async def server_error(_: Request, exc: Exception) -> Response:
         log.exception("Unhandled error", exc_info=exc)

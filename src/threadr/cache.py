@@ -10,6 +10,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -101,7 +102,7 @@ class ThreadCache:
     async def get_raw(self, key: str) -> bytes | None:
         if self.redis is not None and self.breaker.allow():
             try:
-                raw: bytes | None = await self.redis.get(key)
+                raw = cast("bytes | None", await self.redis.get(key))  # no decode_responses
             except (RedisError, OSError) as exc:
                 self._redis_failed("read", exc)
             else:

@@ -48,9 +48,10 @@ async def build_state(
     fetcher: Any | None = None,
 ) -> AppState:
     """Build what was not injected; register on `stack` the closing of only what was built here."""
-    if redis is None and settings.redis_url:
+    if redis is None:
         redis = create_redis(settings)
-        stack.push_async_callback(redis.aclose)
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
     watch = RedisWatch(redis)
     await watch.start()
     stack.push_async_callback(watch.stop)

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import openai
 from openai import AsyncOpenAI
+from openai.types.shared_params import ResponseFormatJSONSchema
 
 from .models import Generator, Tweet
 from .offline import write_offline
@@ -28,7 +29,7 @@ SYSTEM_PROMPT = (
 )
 
 # Structured output: the model must return exactly this object (JSON schema response format).
-RESPONSE_FORMAT: dict[str, Any] = {
+RESPONSE_FORMAT: ResponseFormatJSONSchema = {
     "type": "json_schema",
     "json_schema": {
         "name": "thread",
@@ -127,7 +128,7 @@ class OpenAIWriter:
                     f"article.\n\n{heading}{text}",
                 },
             ],
-            response_format=RESPONSE_FORMAT,  # type: ignore[arg-type]
+            response_format=RESPONSE_FORMAT,
             timeout=max(remaining, 0.001),
         )
         message = response.choices[0].message if response.choices else None

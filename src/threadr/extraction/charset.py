@@ -67,9 +67,9 @@ def declared_charset(body: bytes, content_type: str | None = None) -> str | None
         if codec:
             return codec
     head = body[:META_WINDOW]
-    m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-    if m:
-        return codec_for(m.group(1).decode("ascii", "replace"))
+    found = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    if found:
+        return codec_for(found.group(1).decode("ascii", "replace"))
     return None
 
 

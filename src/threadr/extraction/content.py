@@ -121,12 +121,12 @@ def top_candidate(scores: Scores) -> Candidate | None:
     last = top.score
     parent = top.node.parent
     while parent is not None and parent.tag not in {"body", "html"}:
-        cand = candidates.get(parent.mem_id)
-        if cand is None or cand.score < top.score / 3:
+        above = candidates.get(parent.mem_id)
+        if above is None or above.score < top.score / 3:
             break
-        if cand.score > last:
-            top = cand
-        last = cand.score
+        if above.score > last:
+            top = above
+        last = above.score
         parent = parent.parent
     return _widen_to_prose(top, scores)
 
