@@ -93,6 +93,8 @@ def create_app(
     )
     # Outermost first: CORS → security headers → request id → Starlette (see middleware.py).
     inner = SecurityHeaders(RequestId(app), hsts=settings.production)
+    if not settings.cors_origins:
+        return inner  # no origin may call from a browser: nothing for CORS to add
     return CORSMiddleware(
         inner,
         allow_origins=list(settings.cors_origins),
