@@ -4,10 +4,11 @@ import asyncio
 import collections
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Connection, ConnectionPool, Redis
 
 from .conftest import TEST_REDIS_URL, make_settings, running_app, threadr_servers
 
@@ -164,3 +165,26 @@ async def test_malformed_bodies_are_rejected_before_the_limiter(redis: Redis) ->
     assert all(r.status_code == 400 and "ratelimit" not in r.headers for r in bad)
     assert ok.status_code == 200 and ok.headers["ratelimit"] == '"burst";r=0;t=60'
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 60
+
+
+async def test_an_anonymous_cache_hit_is_one_redis_round_trip(redis: Redis) -> None:
+    writes = 0
+
+    class CountingConnection(Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            nonlocal writes
+            writes += 1  # one write per round trip
+            await super().send_packed_command(command, check_health)
+
+    counted = Redis.from_pool(
+        ConnectionPool.from_url(TEST_REDIS_URL, connection_class=CountingConnection)
+    )
+    try:
+        async with running_app(make_settings(), redis=counted) as client:
+            await client.post("/api/generate", json={"text": TEXT})  # the miss that fills it
+            writes = 0
+            hit = await client.post("/api/generate", json={"text": TEXT})
+            assert hit.headers["x-cache"] == "HIT"
+            assert writes == 1
+    finally:
+        await counted.aclose()

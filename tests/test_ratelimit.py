@@ -60,9 +60,12 @@ MakeLimiter = Callable[..., Limiter]
 
 @pytest.fixture
 def make_limiter(fake: FakeRedis, clock: Clock) -> MakeLimiter:
-    def make(redis: Any = fake, *, clock: Any = clock, **overrides: Any) -> Limiter:
+    def make(
+        redis: Any = fake, *, clock: Any = clock, combine_get: bool = True, **overrides: Any
+    ) -> Limiter:
         settings = LimitSettings(**{"requests": 1000, **overrides})
-        return Limiter(redis, settings, clock=clock, breaker=CircuitBreaker(threshold=2))
+        breaker = CircuitBreaker(threshold=2)
+        return Limiter(redis, settings, clock=clock, breaker=breaker, combine_get=combine_get)
 
     return make
 
@@ -245,15 +248,21 @@ async def test_identity_cannot_reach_another_slot(make_limiter: MakeLimiter, fak
 # --- Redis behaviour on fakeredis -------------------------------------------------------------
 
 
-async def test_also_get_returns_the_cached_value(make_limiter: MakeLimiter, fake: Any) -> None:
+@pytest.mark.parametrize("combine_get", [True, False], ids=["one-script", "pipeline"])
+async def test_also_get_returns_the_cached_value(
+    make_limiter: MakeLimiter, fake: Any, combine_get: bool
+) -> None:
     await fake.set("threadr:cache:v1:url:abc", b"entry")
-    limiter = make_limiter()
+    limiter = make_limiter(combine_get=combine_get)
     assert (await limiter.hit("u", also_get="threadr:cache:v1:url:abc"))[1] == b"entry"
     assert (await limiter.hit("u", also_get="threadr:cache:v1:url:nope"))[1] is None
 
 
-async def test_script_flush_is_invisible(make_limiter: MakeLimiter, fake: Any) -> None:
-    limiter = make_limiter(burst=3)
+@pytest.mark.parametrize("combine_get", [True, False], ids=["one-script", "pipeline"])
+async def test_script_flush_is_invisible(
+    make_limiter: MakeLimiter, fake: Any, combine_get: bool
+) -> None:
+    limiter = make_limiter(burst=3, combine_get=combine_get)
     await limiter.hit("u")
     await fake.script_flush()
     await limiter.hit("u", also_get="k")
@@ -263,9 +272,12 @@ async def test_script_flush_is_invisible(make_limiter: MakeLimiter, fake: Any) -
     assert limiter.counts["degraded"] == 0
 
 
-async def test_wrong_types_degrade_instead_of_failing(make_limiter: MakeLimiter, fake: Any) -> None:
+@pytest.mark.parametrize("combine_get", [True, False], ids=["one-script", "pipeline"])
+async def test_wrong_types_degrade_instead_of_failing(
+    make_limiter: MakeLimiter, fake: Any, combine_get: bool
+) -> None:
     await fake.hset("threadr:cache:v1:url:h", "f", "v")
-    limiter = make_limiter()
+    limiter = make_limiter(combine_get=combine_get)
     decision, cached = await limiter.hit("u", also_get="threadr:cache:v1:url:h")
     assert (decision.reason, cached) == ("allowed", None)  # a bad cache entry is a miss
     await fake.delete("threadr:rl:{u}:burst")
@@ -375,7 +387,8 @@ async def test_script_flush_mid_run_raises_nothing(redis: Redis) -> None:
 
 
 @pytest.mark.integration
-async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
+@pytest.mark.parametrize("combine_get", [True, False], ids=["one-script", "pipeline"])
+async def test_hit_with_cache_get_is_one_round_trip(redis: Redis, combine_get: bool) -> None:
     writes = 0
 
     class CountingConnection(Connection):
@@ -387,7 +400,7 @@ async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
     pool = ConnectionPool.from_url(TEST_REDIS_URL, connection_class=CountingConnection)
     counted = Redis.from_pool(pool)
     await redis.set("threadr:cache:v1:url:x", b"cached")
-    limiter = Limiter(counted, LimitSettings())
+    limiter = Limiter(counted, LimitSettings(), combine_get=combine_get)
     try:
         await limiter.load()  # start-up: registers the script, opens the connection
         writes = 0

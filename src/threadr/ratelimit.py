@@ -203,8 +203,12 @@ class Limiter:
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] | None = None,
         memory: MemoryWindow | None = None,
+        combine_get: bool = True,
     ) -> None:
         self.redis = redis
+        # True: the cache key rides in the script's KEYS (one command; a single Redis only,
+        # the key is in another hash slot). False: EVALSHA + GET in one pipeline (Cluster).
+        self.combine_get = combine_get
         self.settings = settings or LimitSettings()
         self.breaker = breaker or CircuitBreaker()
         # An injected clock is sent to the script too, so tests control Redis-side time.
@@ -249,7 +253,16 @@ class Limiter:
         keys = [base + suffix for suffix in tier.suffixes]
         now = str(round(self._clock() * 1_000_000)) if self._send_time else ""
         args = (len(keys), *keys, mode, now, *tier.argv)
-        result = await self._guarded(lambda redis: _evalsha(redis, args, also_get))
+        if also_get is not None and self.combine_get:
+            # One script call reads the cache key too: no pipeline, one command, one trip.
+            args = (len(keys) + 1, *keys, also_get, mode, now, *tier.argv)
+            out = await self._guarded(lambda redis: _run_script(redis, args))
+            if out is not None:
+                cached = out.pop()
+                return _build(tier, out, None), cached if isinstance(cached, bytes) else None
+            result = None
+        else:
+            result = await self._guarded(lambda redis: _evalsha(redis, args, also_get))
         if result is not None:
             return _build(tier, result[0], None), result[1]
         out = self.memory.apply(keys, tier.specs, round(self._clock() * 1_000_000), mode == "1")
@@ -274,15 +287,19 @@ class Limiter:
         return result
 
 
+async def _run_script(redis: Redis, args: tuple[Any, ...]) -> list[Any]:
+    try:
+        return await redis.execute_command("EVALSHA", LUA_SHA, *args)  # type: ignore[no-any-return,no-untyped-call]
+    except NoScriptError:
+        return await _reload(redis, args)
+
+
 async def _evalsha(
     redis: Redis, args: tuple[Any, ...], also_get: str | None
 ) -> tuple[list[int], bytes | None]:
     """Run the script, and GET `also_get` in the same round trip (one pipeline) if given."""
     if also_get is None:
-        try:
-            return await redis.execute_command("EVALSHA", LUA_SHA, *args), None  # type: ignore[no-untyped-call]
-        except NoScriptError:
-            return await _reload(redis, args), None
+        return await _run_script(redis, args), None
     # Raw EVALSHA, not a redis-py Script: those add a SCRIPT EXISTS round trip per pipeline.
     pipe = redis.pipeline(transaction=False)
     pipe.execute_command("EVALSHA", LUA_SHA, *args)

@@ -3,6 +3,7 @@
 --
 -- KEYS[i]            policy i's theoretical arrival time (TAT), integer µs since the epoch;
 --                    a missing key means the policy is full (nothing borrowed).
+-- KEYS[n+1]          optional: a cache key to GET in the same call (its value is appended).
 -- ARGV[1]            "1" to consume, "0" to only look (peek).
 -- ARGV[2]            now in µs from the app's clock, or "" to read the Redis clock (TIME).
 -- ARGV[2i+1], [2i+2] policy i: emission interval in µs (window / limit, an integer), limit.
@@ -21,7 +22,7 @@ if not now then
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
-local n = #KEYS
+local n = (#ARGV - 2) / 2  -- policies; a key after theirs is a cache entry to read along
 local tats = {}
 local allowed = 1
 for i = 1, n do
@@ -58,5 +59,12 @@ for i = 1, n do
   out[#out + 1] = math.max(limit - used, 0)
   out[#out + 1] = nxt
   out[#out + 1] = debt
+end
+if #KEYS > n then
+  -- The cache read rides along, so a cache hit costs one round trip in all. A wrong-type
+  -- key is a miss, not a limiter failure.
+  local cached = redis.pcall('GET', KEYS[n + 1])
+  if type(cached) == 'table' then cached = false end
+  out[#out + 1] = cached
 end
 return out
