@@ -3,8 +3,26 @@ waiting for a socket timeout."""
 
 from __future__ import annotations
 
+import enum
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Unavailable(enum.Enum):
+    """What `CircuitBreaker.call` returns instead of an answer: use the in-process fallback."""
+
+    REDIS = "redis"
+
+
+UNAVAILABLE = Unavailable.REDIS
 
 
 class CircuitBreaker:
@@ -46,3 +64,19 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self.threshold:
             self._opened_at = self._clock()
+
+    async def call(
+        self, redis: Redis | None, fn: Callable[[Redis], Awaitable[T]], what: str
+    ) -> T | Literal[Unavailable.REDIS]:
+        """`fn(redis)`, or UNAVAILABLE when there is no Redis, the breaker is open, or it fails
+        (logged once here, counted towards opening the breaker)."""
+        if redis is None or not self.allow():
+            return UNAVAILABLE
+        try:
+            result = await fn(redis)
+        except (RedisError, OSError) as exc:
+            self.failure()
+            log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
+            return UNAVAILABLE
+        self.success()
+        return result

@@ -14,9 +14,8 @@ from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from .breaker import CircuitBreaker
+from .breaker import UNAVAILABLE, CircuitBreaker
 from .models import CacheEntry
 
 log = logging.getLogger(__name__)
@@ -100,15 +99,10 @@ class ThreadCache:
         return entry
 
     async def get_raw(self, key: str) -> bytes | None:
-        if self.redis is not None and self.breaker.allow():
-            try:
-                raw = cast("bytes | None", await self.redis.get(key))  # no decode_responses
-            except (RedisError, OSError) as exc:
-                self._redis_failed("read", exc)
-            else:
-                self.breaker.success()
-                return raw
-        return self.memory.get(key)
+        raw = await self.breaker.call(self.redis, lambda redis: redis.get(key), "cache read")
+        if raw is UNAVAILABLE:
+            return self.memory.get(key)
+        return cast("bytes | None", raw)  # no decode_responses: bytes or None
 
     async def get(self, key: str) -> CacheEntry | None:
         return self.record(decode_entry(await self.get_raw(key)))
@@ -117,22 +111,14 @@ class ThreadCache:
         """Store an entry; a Redis failure is logged and the entry kept in memory instead."""
         raw = encode_entry(entry)
         ttl = ttl_seconds or self.ttl_seconds
-        if self.redis is not None and self.breaker.allow():
-            try:
-                await self.redis.set(key, raw, ex=ttl)
-            except (RedisError, OSError) as exc:
-                self._redis_failed("write", exc)
-            else:
-                self.breaker.success()
-                return
-        self.memory.set(key, raw, ttl)
+        stored = await self.breaker.call(
+            self.redis, lambda redis: redis.set(key, raw, ex=ttl), "cache write"
+        )
+        if stored is UNAVAILABLE:
+            self.memory.set(key, raw, ttl)
 
     async def delete(self, key: str) -> bool:
         removed = self.memory.delete(key)
         if self.redis is not None:
             removed = bool(await self.redis.delete(key)) or removed
         return removed
-
-    def _redis_failed(self, what: str, exc: BaseException) -> None:
-        self.breaker.failure()
-        log.warning("Redis cache %s failed (%s); using the in-memory cache", what, exc)

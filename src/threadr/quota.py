@@ -9,8 +9,6 @@ could block a user for something our outage caused. Memory counts last until the
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
 import logging
 import math
 import time
@@ -21,17 +19,16 @@ from typing import Any, NamedTuple
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
 
-from .breaker import CircuitBreaker
+from .breaker import UNAVAILABLE, CircuitBreaker
 from .config import Settings
 from .errors import ConfigError, QuotaExceeded
 from .keys import QUOTA_PREFIX, identity_tag
+from .lua import Script
 
 log = logging.getLogger(__name__)
 
-LUA_SOURCE = importlib.resources.files("threadr").joinpath("lua/quota.lua").read_text("utf-8")
-LUA_SHA = hashlib.sha1(LUA_SOURCE.encode(), usedforsecurity=False).hexdigest()
+SCRIPT = Script("quota.lua")
 
 # A period's counter outlives the period by a day: instances with skewed clocks still find it.
 QUOTA_TTL_MARGIN = 86_400
@@ -182,16 +179,12 @@ class Quota:
         tag = f"{QUOTA_PREFIX}{{{identity_tag(identity)}}}:"
         keys = (f"{tag}d:{period.day}", f"{tag}m:{period.month}")
         limits = (self.settings.daily_limit, self.settings.monthly_limit)
-        if self.redis is not None and self.breaker.allow():
-            try:
-                out = await self._eval(self.redis, keys, op, period, limits)
-            except (RedisError, OSError) as exc:
-                self.breaker.failure()
-                log.warning("Redis quota %s failed (%r); counting in memory", op, exc)
-            else:
-                self.breaker.success()
-                return out
-        return self.memory.run(keys, op, period, limits)
+        out = await self.breaker.call(
+            self.redis, lambda r: self._eval(r, keys, op, period, limits), f"quota {op}"
+        )
+        if out is UNAVAILABLE:
+            return self.memory.run(keys, op, period, limits)
+        return out
 
     @staticmethod
     async def _eval(
@@ -200,11 +193,9 @@ class Quota:
         if op == "status":  # a plain read needs no script (both keys share one slot)
             day, month = await redis.mget(keys)
             return [1, int(day or 0), int(month or 0)]
-        args = (2, *keys, op, *limits, period.day_ttl, period.month_ttl)
-        try:
-            out: list[int] = await redis.execute_command("EVALSHA", LUA_SHA, *args)  # type: ignore[no-untyped-call]
-        except NoScriptError:  # script cache emptied: EVAL runs and re-caches it in one step
-            out = await redis.execute_command("EVAL", LUA_SOURCE, *args)  # type: ignore[no-untyped-call]
+        out: list[int] = await SCRIPT.run(
+            redis, 2, *keys, op, *limits, period.day_ttl, period.month_ttl
+        )
         return out
 
 

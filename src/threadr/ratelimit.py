@@ -15,28 +15,26 @@ app's time instead of using Redis TIME: skew between instances then shifts windo
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast, get_args
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
-from .breaker import CircuitBreaker
+from .breaker import UNAVAILABLE, CircuitBreaker
 from .config import Settings
 from .errors import ConfigError
 from .keys import RATE_LIMIT_PREFIX, identity_tag
+from .lua import Script
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LUA_SOURCE = importlib.resources.files("threadr").joinpath("lua/ratelimit.lua").read_text("utf-8")
-LUA_SHA = hashlib.sha1(LUA_SOURCE.encode(), usedforsecurity=False).hexdigest()
+SCRIPT = Script("ratelimit.lua")
 
 Reason = Literal["allowed", "denied", "degraded", "disabled"]
 
@@ -225,7 +223,7 @@ class Limiter:
     async def load(self) -> None:
         """Register the script (SCRIPT LOAD) at start-up; after a NOSCRIPT, EVAL re-caches it."""
         if self.redis is not None:
-            await self.redis.script_load(LUA_SOURCE)
+            await SCRIPT.load(self.redis)
 
     async def hit(
         self, identity: str, *, premium: bool = False, also_get: str | None = None
@@ -252,70 +250,46 @@ class Limiter:
         base = f"{RATE_LIMIT_PREFIX}{{{identity_tag(identity)}"
         keys = [base + suffix for suffix in tier.suffixes]
         now = str(round(self._clock() * 1_000_000)) if self._send_time else ""
-        args = (len(keys), *keys, mode, now, *tier.argv)
         if also_get is not None and self.combine_get:
-            # One script call reads the cache key too: no pipeline, one command, one trip.
+            # The script reads the cache key too: one command, one round trip.
             args = (len(keys) + 1, *keys, also_get, mode, now, *tier.argv)
-            out = await self._guarded(lambda redis: _run_script(redis, args))
-            if out is not None:
+            out = await self.breaker.call(self.redis, lambda r: SCRIPT.run(r, *args), "limiter")
+            if out is not UNAVAILABLE:
                 cached = out.pop()
                 return _build(tier, out, None), cached if isinstance(cached, bytes) else None
-            result = None
         else:
-            result = await self._guarded(lambda redis: _evalsha(redis, args, also_get))
-        if result is not None:
-            return _build(tier, result[0], None), result[1]
+            args = (len(keys), *keys, mode, now, *tier.argv)
+            got = await self.breaker.call(
+                self.redis, lambda r: _script_and_get(r, args, also_get), "limiter"
+            )
+            if got is not UNAVAILABLE:
+                return _build(tier, got[0], None), got[1]
         out = self.memory.apply(keys, tier.specs, round(self._clock() * 1_000_000), mode == "1")
         return _build(tier, out, "degraded" if self.redis is not None else None), None
 
     async def _get(self, key: str | None) -> bytes | None:
         if key is None:
             return None
-        return cast("bytes | None", await self._guarded(lambda redis: redis.get(key)))
-
-    async def _guarded(self, call: Callable[[Redis], Awaitable[T]]) -> T | None:
-        """`call(redis)`, or None when there is no Redis, the breaker is open, or it fails."""
-        if self.redis is None or not self.breaker.allow():
-            return None
-        try:
-            result = await call(self.redis)
-        except (RedisError, OSError) as exc:
-            self.breaker.failure()
-            log.warning("Redis failed in the rate limiter (%r); falling back to memory", exc)
-            return None
-        self.breaker.success()
-        return result
+        raw = await self.breaker.call(self.redis, lambda r: r.get(key), "cache read")
+        return None if raw is UNAVAILABLE else cast("bytes | None", raw)
 
 
-async def _run_script(redis: Redis, args: tuple[Any, ...]) -> list[Any]:
-    try:
-        return await redis.execute_command("EVALSHA", LUA_SHA, *args)  # type: ignore[no-any-return,no-untyped-call]
-    except NoScriptError:
-        return await _reload(redis, args)
-
-
-async def _evalsha(
+async def _script_and_get(
     redis: Redis, args: tuple[Any, ...], also_get: str | None
 ) -> tuple[list[int], bytes | None]:
-    """Run the script, and GET `also_get` in the same round trip (one pipeline) if given."""
+    """The script alone, or with a GET of `also_get` in one pipeline (for Redis Cluster, where
+    the cache key lives in another slot than the identity's keys)."""
     if also_get is None:
-        return await _run_script(redis, args), None
+        return await SCRIPT.run(redis, *args), None
     # Raw EVALSHA, not a redis-py Script: those add a SCRIPT EXISTS round trip per pipeline.
     pipe = redis.pipeline(transaction=False)
-    pipe.execute_command("EVALSHA", LUA_SHA, *args)
+    pipe.execute_command("EVALSHA", SCRIPT.sha, *args)
     pipe.execute_command("GET", also_get)
     out, cached = await pipe.execute(raise_on_error=False)
     if isinstance(out, NoScriptError):
-        out = await _reload(redis, args)
+        out = await SCRIPT.reload(redis, *args)
     elif isinstance(out, Exception):
         raise out
     if isinstance(cached, Exception):  # e.g. WRONGTYPE: a cache miss, not a limiter failure
         cached = None
     return out, cached
-
-
-async def _reload(redis: Redis, args: tuple[Any, ...]) -> list[int]:
-    # The script cache was emptied (SCRIPT FLUSH, restart, failover). EVAL with the source runs it
-    # and caches it again in one step, so even another flush right now cannot fail this call.
-    result: list[int] = await redis.execute_command("EVAL", LUA_SOURCE, *args)  # type: ignore[no-untyped-call]
-    return result

@@ -1,0 +1,34 @@
+"""Lua scripts of `threadr/lua/`: loaded once, run by EVALSHA, re-cached after a NOSCRIPT."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+
+class Script:
+    def __init__(self, name: str) -> None:
+        self.source = (
+            importlib.resources.files("threadr").joinpath(f"lua/{name}").read_text("utf-8")
+        )
+        self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+
+    async def load(self, redis: Redis) -> None:
+        """SCRIPT LOAD at start-up, so the first requests need not send the source."""
+        await redis.script_load(self.source)
+
+    async def run(self, redis: Redis, *args: Any) -> Any:
+        """EVALSHA numkeys keys… argv…; after NOSCRIPT (SCRIPT FLUSH, restart, failover) the
+        source goes with EVAL, which runs and re-caches it in one step: no window in which
+        another flush could fail this call."""
+        try:
+            return await redis.execute_command("EVALSHA", self.sha, *args)  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            return await self.reload(redis, *args)
+
+    async def reload(self, redis: Redis, *args: Any) -> Any:
+        return await redis.execute_command("EVAL", self.source, *args)  # type: ignore[no-untyped-call]
