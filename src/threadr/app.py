@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from . import routes
 from .config import Settings
 from .errors import ThreadrError
-from .middleware import RequestId, SecurityHeaders
+from .middleware import EdgeHeaders
 from .responses import JSON, error_json
 from .state import AppState, build_state
 
@@ -91,8 +91,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    # Outermost first: CORS → security headers → request id → Starlette (see middleware.py).
-    inner = SecurityHeaders(RequestId(app), hsts=settings.production)
+    # Outermost first: CORS → request id and security headers → Starlette (see middleware.py).
+    inner = EdgeHeaders(app, hsts=settings.production)
     if not settings.cors_origins:
         return inner  # no origin may call from a browser: nothing for CORS to add
     return CORSMiddleware(

@@ -1,13 +1,15 @@
-"""Pure-ASGI middleware that wraps the whole app: request ids and security headers.
+"""Pure-ASGI middleware around the whole app: request ids and security headers.
 
-Order (outermost first), set in app.create_app: CORS → SecurityHeaders → RequestId → Starlette.
-They sit outside Starlette's ServerErrorMiddleware, so even a 500 carries every header.
+Order (outermost first), set in app.create_app: CORS (when origins are configured) →
+EdgeHeaders → Starlette. They sit outside Starlette's ServerErrorMiddleware, so even a 500
+carries every header. Request id and security headers share one layer: each layer wraps `send`
+once per request, and this path runs on every cache hit.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,12 +27,14 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
-class RequestId:
-    """Echo the client's X-Request-ID when it is sane, else mint one; put it on the response
-    and in `scope["state"]["request_id"]` for logs."""
+class EdgeHeaders:
+    """Echo the client's X-Request-ID when it is sane, else mint one (also put in
+    `scope["state"]["request_id"]` for logs); add the security headers of docs/api.md to every
+    HTTP response (HSTS in production)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
+        self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,30 +47,9 @@ class RequestId:
                     request_id = value
                 break
         if request_id is None:
-            request_id = uuid.uuid4().hex.encode()
+            request_id = os.urandom(16).hex().encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
-        header = (_REQUEST_ID, request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-class SecurityHeaders:
-    """Add the security headers of docs/api.md to every HTTP response (HSTS in production)."""
-
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
-        self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self.headers
+        extra = ((_REQUEST_ID, request_id), *self.headers)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

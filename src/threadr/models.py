@@ -40,12 +40,12 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     code: str
 
 
-class Services(msgspec.Struct):
+class Services(msgspec.Struct, frozen=True):
     redis: Literal["connected", "disconnected", "not_configured"]
     openai: Literal["configured", "not_configured"]
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, frozen=True):
     status: Literal["healthy", "degraded"]
     services: Services
     version: str

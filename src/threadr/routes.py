@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -103,20 +104,31 @@ async def usage_status(request: Request) -> Response:
 
 
 def _health(app: AppState) -> Health:
-    redis = app.watch.status
+    return _health_of(app.watch.status, bool(app.settings.openai_api_key), app.version)
+
+
+@functools.cache
+def _health_of(redis: str, openai: bool, version: str) -> Health:
     return Health(
         status="degraded" if redis == "disconnected" else "healthy",
         services=Services(
             redis=redis,  # type: ignore[arg-type]
-            openai="configured" if app.settings.openai_api_key else "not_configured",
+            openai="configured" if openai else "not_configured",
         ),
-        version=app.version,
+        version=version,
     )
 
 
+@functools.cache
+def _health_body(health: Health) -> bytes:
+    return msgspec.json.encode(health)
+
+
 async def health(request: Request) -> Response:
-    """GET /health and GET /: 200 while the process can serve; Redis state from the watcher."""
-    return JSON(_health(_state(request)))
+    """GET /health and GET /: 200 while the process can serve; Redis state from the watcher.
+    Load balancers call this constantly: its few possible bodies are encoded once."""
+    body = _health_body(_health(_state(request)))
+    return Response(body, media_type="application/json")
 
 
 async def readiness(request: Request) -> Response:
