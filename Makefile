@@ -48,5 +48,14 @@ lint: $(VENV)/.test ## ruff (with the ASYNC rules) and mypy --strict
 bench-extract: $(VENV)/.bench ## extraction quality and speed vs trafilatura and readability-lxml
 	$(BIN)/python bench/extract_bench.py
 
+bench: $(VENV)/.bench ## service vs a bare reference app (wrk, own Redis): bench/results/perf.json, docs/performance.md
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	@test -x $(BIN)/py-spy || $(BIN)/pip install --quiet py-spy
+	$(BIN)/python -m bench.perf
+
+loadtest: $(VENV)/.bench ## locustfile.py headless for 30 s against a local instance (memory stores, offline writer)
+	$(BIN)/python -m bench.loadtest --seconds 30
+
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build src/*.egg-info

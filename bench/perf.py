@@ -1,0 +1,124 @@
+"""`make bench`: the service against a bare reference app, same machine, same run.
+
+    .venv/bin/python -m bench.perf [--seconds 5] [--reps 5] [--no-profile] [--no-doc] [--render]
+
+Starts its own Redis (a free loopback port), a mock OpenAI, an article site, four service
+instances and the reference (bench/stack.py), runs the scenarios (bench/scenarios.py), writes
+bench/results/perf.json, prints the table and refreshes its blocks in docs/performance.md.
+Every process it starts is stopped on exit, Ctrl-C and errors included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import profile, report, scenarios, stack, wrk
+from bench.procs import ROOT, Procs, split_cores
+
+RESULTS = ROOT / "bench" / "results" / "perf.json"
+PROFILE = ROOT / "bench" / "results" / "profile-cache-hit.txt"
+DOC = ROOT / "docs" / "performance.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="one measured run (5)")
+    parser.add_argument("--reps", type=int, default=5, help="runs per target (5)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--openai-delay", type=float, default=0.05, help="mock latency (0.05 s)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--no-doc", action="store_true", help="leave docs/performance.md alone")
+    parser.add_argument("--render", action="store_true", help="only redo the doc from the JSON")
+    args = parser.parse_args(argv)
+    if args.render:
+        publish(json.loads(RESULTS.read_text()), doc=True)
+        return 0
+
+    plan = scenarios.Plan(seconds=args.seconds, reps=args.reps, connections=args.connections)
+    cores = split_cores()
+    if not cores.pinned:
+        print("warning: one CPU only — server and load share it; ratios still hold, rates don't")
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": report.machine(),
+        "plan": {
+            **dataclasses.asdict(plan),
+            "openai_delay": args.openai_delay,
+            "server_cpus": list(cores.server),
+            "load_cpus": list(cores.load),
+        },
+    }
+    began = time.monotonic()
+    logs = Path(tempfile.mkdtemp(prefix="threadr-bench-logs-"))
+    with Procs(logs) as procs:
+        try:
+            s = stack.start(procs, cores, openai_delay=args.openai_delay)
+            result["wiring"] = scenarios.prepare(s)
+            _step("cache hits", began)
+            result["cache_hit"] = scenarios.cache_hits(s, plan)
+            _step("/health", began)
+            result["health"] = scenarios.health(s, plan)
+            _step("coalescing", began)
+            result["coalescing"] = scenarios.coalescing(s, plan)
+            _step("cold misses", began)
+            result["cold_miss"] = scenarios.cold_misses(s, plan)
+            _step("Redis memory", began)
+            result["memory"] = scenarios.memory(s)
+            if not args.no_profile:
+                _step("profile", began)
+                on = s.services["on"]
+                profile.record(
+                    on.pid,
+                    on.url("/api/generate"),
+                    wrk.post_json(scenarios.HIT_BODY),
+                    PROFILE,
+                    seconds=8,
+                    load_cpus=cores.load,
+                    connections=plan.connections,
+                )
+                result["profile"] = profile.summarize(PROFILE)
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping every process this run started", file=sys.stderr)
+            return 130
+        except (RuntimeError, AssertionError) as exc:
+            print(f"bench failed: {exc}\n(server logs in {logs})", file=sys.stderr)
+            for name, _ in procs.children:
+                if name not in ("redis",):
+                    tail = procs.tail(name, 8)
+                    if "Error" in tail or "Traceback" in tail:
+                        print(f"--- {name} log ---\n{tail}", file=sys.stderr)
+            return 1
+    result["seconds"] = round(time.monotonic() - began, 1)
+
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    publish(result, doc=not args.no_doc)
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} in {result['seconds']:g} s")
+    failed = [what for what, met, _ in report.checks(result) if met is False]
+    for what in failed:
+        print(f"target missed: {what}")
+    return 0
+
+
+def publish(result: dict[str, Any], *, doc: bool) -> None:
+    """Print the tables; with `doc`, refresh their blocks in docs/performance.md."""
+    blocks = {"results": report.markdown(result)}
+    if "profile" in result:
+        blocks["profile"] = report.profile_markdown(result["profile"])
+    print("\n\n".join(blocks.values()))
+    if doc:
+        report.update_doc(DOC, blocks)
+
+
+def _step(name: str, began: float) -> None:
+    print(f"[{time.monotonic() - began:5.0f} s] {name}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

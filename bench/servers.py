@@ -1,0 +1,152 @@
+"""The helper servers of the benchmarks: a mock OpenAI, a static article site, and Redis.
+
+    python -m bench.servers openai --port P [--delay 0.05]
+    python -m bench.servers articles --port P
+
+Both count what they serve (`GET /_calls`), so a benchmark can check that N identical cache
+misses cost one upstream call. They depend only on Starlette and uvicorn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+PARAGRAPH = (
+    "Caching is the art of remembering answers. A cache keeps the result of expensive work so "
+    "the next request gets it at once, without waiting on the network or on a language model. "
+    "Good caches expire entries, bound their memory and never serve one user's data to another. "
+    "The hard part is not storing things; it is deciding when a stored answer stops being true."
+)
+
+
+def article_html(n: int) -> bytes:
+    """A plain, well-formed article page, different for every `n`."""
+    paragraphs = "\n".join(f"<p>Part {i} of article {n}. {PARAGRAPH}</p>" for i in range(1, 7))
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Notes on caching, number {n}</title></head><body><header><nav>"
+        "<a href='/'>Home</a> <a href='/about'>About</a></nav></header><main><article>"
+        f"<h1>Notes on caching, number {n}</h1>{paragraphs}</article></main>"
+        "<footer>© Bench Blog</footer></body></html>"
+    ).encode()
+
+
+class Counter:
+    """How many requests a helper server answered; `GET /_calls` reads it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def endpoint(self, _: Request) -> Response:
+        return JSONResponse({"calls": self.calls})
+
+
+def openai_app(delay: float) -> Starlette:
+    """Chat Completions that answer `{"tweets": [...]}` after `delay` seconds."""
+    counter = Counter()
+
+    async def completions(request: Request) -> Response:
+        counter.calls += 1
+        n = counter.calls
+        body = await request.json()
+        if delay:
+            await asyncio.sleep(delay)
+        tweets = [
+            f"Tweet {i} of reply {n}: caches remember answers so nobody waits twice."
+            for i in range(1, 6)
+        ]
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-bench-{n}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "gpt-4o-mini"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": json.dumps({"tweets": tweets})},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 100, "total_tokens": 200},
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", completions, methods=["POST"]),
+            Route("/_calls", counter.endpoint, methods=["GET"]),
+        ]
+    )
+
+
+def articles_app() -> Starlette:
+    """`GET /articles/<n>.html`: article number n."""
+    counter = Counter()
+
+    async def article(request: Request) -> Response:
+        counter.calls += 1
+        return Response(article_html(request.path_params["n"]), media_type="text/html")
+
+    return Starlette(
+        routes=[
+            Route("/articles/{n:int}.html", article, methods=["GET"]),
+            Route("/_calls", counter.endpoint, methods=["GET"]),
+        ]
+    )
+
+
+def redis_argv(port: int, workdir: Path) -> list[str]:
+    """A throwaway redis-server on loopback: no persistence, no other interface."""
+    return [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--protected-mode",
+        "yes",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--loglevel",
+        "warning",
+    ]
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["openai", "articles"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay", type=float, default=0.05, help="seconds per completion")
+    args = parser.parse_args()
+    app = openai_app(args.delay) if args.kind == "openai" else articles_app()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        access_log=False,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        backlog=4096,
+    )
+
+
+if __name__ == "__main__":
+    main()
