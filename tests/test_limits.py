@@ -188,3 +188,14 @@ async def test_an_anonymous_cache_hit_is_one_redis_round_trip(redis: Redis) -> N
             assert writes == 1
     finally:
         await counted.aclose()
+
+
+async def test_a_burst_larger_than_the_pool_waits_instead_of_degrading(redis: Redis) -> None:
+    settings = make_settings(REDIS_URL=TEST_REDIS_URL, REDIS_MAX_CONNECTIONS="2")
+    async with running_app(settings) as client:
+        await client.post("/api/generate", json={"text": TEXT})  # fill the cache: all hits now
+        responses = await asyncio.gather(
+            *(client.post("/api/generate", json={"text": TEXT}) for _ in range(40))
+        )
+    statuses = collections.Counter(r.status_code for r in responses)
+    assert statuses == {200: 9, 429: 31}  # exact: the burst of 10 minus the filling request

@@ -3,6 +3,7 @@ waiting for a socket timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import time
@@ -35,12 +36,16 @@ class CircuitBreaker:
         threshold: int = 3,
         cooldown: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        max_concurrency: int = 64,
     ) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        # At most as many calls in flight as the pool has connections: a burst waits here for
+        # a free one instead of the pool raising (which would push exact limits into memory).
+        self._slots = asyncio.Semaphore(max_concurrency)
 
     @property
     def is_open(self) -> bool:
@@ -73,7 +78,8 @@ class CircuitBreaker:
         if redis is None or not self.allow():
             return UNAVAILABLE
         try:
-            result = await fn(redis)
+            async with self._slots:
+                result = await fn(redis)
         except (RedisError, OSError) as exc:
             self.failure()
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)

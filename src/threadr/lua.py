@@ -16,6 +16,7 @@ class Script:
             importlib.resources.files("threadr").joinpath(f"lua/{name}").read_text("utf-8")
         )
         self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+        self.sha_bytes = self.sha.encode()  # sent as is, without redis-py's encoder
 
     async def load(self, redis: Redis) -> None:
         """SCRIPT LOAD at start-up, so the first requests need not send the source."""
@@ -26,7 +27,7 @@ class Script:
         source goes with EVAL, which runs and re-caches it in one step: no window in which
         another flush could fail this call."""
         try:
-            return await redis.execute_command("EVALSHA", self.sha, *args)  # type: ignore[no-untyped-call]
+            return await redis.execute_command("EVALSHA", self.sha_bytes, *args)  # type: ignore[no-untyped-call]
         except NoScriptError:
             return await self.reload(redis, *args)
 

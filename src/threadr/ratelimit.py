@@ -158,14 +158,26 @@ class MemoryWindow:
 class _Tier:
     """Everything about a tier that does not change per request, computed once."""
 
-    __slots__ = ("argv", "disabled", "header", "policies", "specs", "suffixes")
+    __slots__ = (
+        "argv",
+        "disabled",
+        "header",
+        "numkeys",
+        "numkeys_with_cache",
+        "policies",
+        "specs",
+        "suffixes",
+    )
 
     def __init__(self, policies: tuple[Policy, ...]) -> None:
         self.policies = policies
         self.suffixes = tuple(f"}}:{p.key}" for p in policies)
         # Interval rounded up to whole µs: never faster than q/w, and exact integer arithmetic.
         self.specs = tuple((-(-p.window * 1_000_000 // p.limit), p.limit) for p in policies)
-        self.argv = tuple(v for spec in self.specs for v in spec)
+        # Pre-encoded: redis-py sends bytes as they are, anything else through its encoder.
+        self.argv = tuple(str(v).encode() for spec in self.specs for v in spec)
+        self.numkeys = str(len(policies)).encode()
+        self.numkeys_with_cache = str(len(policies) + 1).encode()
         self.header = ", ".join(f'"{p.name}";q={p.limit};w={p.window}' for p in policies)
         self.disabled = Decision(True, "disabled")
 
@@ -233,7 +245,7 @@ class Limiter:
         if not self.settings.enabled:
             self.counts["disabled"] += 1
             return tier.disabled, await self._get(also_get)
-        decision, cached = await self._decide(tier, identity, "1", also_get)
+        decision, cached = await self._decide(tier, identity, b"1", also_get)
         self.counts[decision.reason] += 1
         return decision, cached
 
@@ -242,29 +254,29 @@ class Limiter:
         tier = self._tiers[premium]
         if not self.settings.enabled:
             return tier.disabled
-        return (await self._decide(tier, identity, "0", None))[0]
+        return (await self._decide(tier, identity, b"0", None))[0]
 
     async def _decide(
-        self, tier: _Tier, identity: str, mode: str, also_get: str | None
+        self, tier: _Tier, identity: str, mode: bytes, also_get: str | None
     ) -> tuple[Decision, bytes | None]:
         base = f"{RATE_LIMIT_PREFIX}{{{identity_tag(identity)}"
         keys = [base + suffix for suffix in tier.suffixes]
-        now = str(round(self._clock() * 1_000_000)) if self._send_time else ""
+        now = str(round(self._clock() * 1_000_000)).encode() if self._send_time else b""
         if also_get is not None and self.combine_get:
             # The script reads the cache key too: one command, one round trip.
-            args = (len(keys) + 1, *keys, also_get, mode, now, *tier.argv)
+            args = (tier.numkeys_with_cache, *keys, also_get, mode, now, *tier.argv)
             out = await self.breaker.call(self.redis, lambda r: SCRIPT.run(r, *args), "limiter")
             if out is not UNAVAILABLE:
                 cached = out.pop()
                 return _build(tier, out, None), cached if isinstance(cached, bytes) else None
         else:
-            args = (len(keys), *keys, mode, now, *tier.argv)
+            args = (tier.numkeys, *keys, mode, now, *tier.argv)
             got = await self.breaker.call(
                 self.redis, lambda r: _script_and_get(r, args, also_get), "limiter"
             )
             if got is not UNAVAILABLE:
                 return _build(tier, got[0], None), got[1]
-        out = self.memory.apply(keys, tier.specs, round(self._clock() * 1_000_000), mode == "1")
+        out = self.memory.apply(keys, tier.specs, round(self._clock() * 1_000_000), mode == b"1")
         return _build(tier, out, "degraded" if self.redis is not None else None), None
 
     async def _get(self, key: str | None) -> bytes | None:
@@ -283,7 +295,7 @@ async def _script_and_get(
         return await SCRIPT.run(redis, *args), None
     # Raw EVALSHA, not a redis-py Script: those add a SCRIPT EXISTS round trip per pipeline.
     pipe = redis.pipeline(transaction=False)
-    pipe.execute_command("EVALSHA", SCRIPT.sha, *args)
+    pipe.execute_command("EVALSHA", SCRIPT.sha_bytes, *args)
     pipe.execute_command("GET", also_get)
     out, cached = await pipe.execute(raise_on_error=False)
     if isinstance(out, NoScriptError):

@@ -73,7 +73,7 @@ async def build_state(
         )
 
     # One breaker for every Redis user: when Redis is down, all of them skip it at once.
-    breaker = CircuitBreaker()
+    breaker = CircuitBreaker(max_concurrency=settings.redis_max_connections)
     cache = ThreadCache(
         redis,
         ttl_seconds=settings.cache_ttl_seconds,
