@@ -42,7 +42,7 @@ unit: $(VENV)/.test ## unit tests only (no Redis needed)
 	$(BIN)/pytest -m "not integration"
 
 lint: $(VENV)/.test ## ruff (with the ASYNC rules) and mypy --strict
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench locustfile.py
 	$(BIN)/mypy src
 
 bench-extract: $(VENV)/.bench ## extraction quality and speed vs trafilatura and readability-lxml

@@ -1,4 +1,6 @@
-from threadr.breaker import CircuitBreaker
+import asyncio
+
+from threadr.breaker import CircuitBreaker, Slots
 
 
 def test_opens_after_threshold_and_probes_after_cooldown() -> None:
@@ -14,3 +16,26 @@ def test_opens_after_threshold_and_probes_after_cooldown() -> None:
     assert not breaker.allow()  # the others keep skipping
     breaker.success()
     assert breaker.allow() and not breaker.is_open
+
+
+async def test_slots_bound_concurrency_and_hand_over_in_order() -> None:
+    slots = Slots(2)
+    await slots.acquire()
+    await slots.acquire()
+    order: list[int] = []
+
+    async def waiter(i: int) -> None:
+        await slots.acquire()
+        order.append(i)
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(3)]
+    await asyncio.sleep(0)
+    assert order == [] and slots.free == 0
+    tasks[0].cancel()  # a cancelled waiter never takes a slot
+    slots.release()
+    slots.release()
+    await asyncio.gather(*tasks[1:])
+    assert order == [1, 2] and slots.free == 0
+    slots.release()
+    slots.release()
+    assert slots.free == 2

@@ -23,7 +23,8 @@ _decode_generate = msgspec.json.Decoder(GenerateRequest)
 
 
 def _state(request: Request) -> AppState:
-    state: AppState = request.state.threadr
+    # The lifespan's state, read from the scope: `request.state` would build a wrapper each time.
+    state: AppState = request.scope["state"]["threadr"]
     return state
 
 
