@@ -1,5 +1,6 @@
 """The HTTP contract of the foundation, in-process (memory stores or fakeredis)."""
 
+import asyncio
 from typing import Any
 
 import fakeredis
@@ -245,3 +246,22 @@ async def test_url_generation_uses_the_fetcher_and_extractor() -> None:
     joined = " ".join(t["content"] for t in body["thread"])
     assert "remembering answers" in joined and "About us" not in joined
     assert again.json()["cached"] is True
+
+
+async def test_a_redis_that_never_answers_costs_a_timeout_not_a_hang() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accept and read, never reply
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_TIMEOUT_SECONDS="0.2")
+    try:
+        async with asyncio.timeout(10), running_app(settings) as client:
+            health = (await client.get("/health")).json()
+            first = await client.post("/api/generate", json={"text": ARTICLE})
+            second = await client.post("/api/generate", json={"text": ARTICLE})
+    finally:
+        server.close()
+    assert health["services"]["redis"] == "disconnected"
+    assert first.status_code == 200 and second.json()["cached"] is True

@@ -70,7 +70,9 @@ class CircuitBreaker:
         cooldown: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         max_concurrency: int = 64,
+        timeout: float = 2.0,
     ) -> None:
+        self.timeout = timeout  # per Redis call, send and reply (the client sets none itself)
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
@@ -113,7 +115,8 @@ class CircuitBreaker:
         try:
             await self._slots.acquire()
             try:
-                result = await fn(redis)
+                async with asyncio.timeout(self.timeout):  # TimeoutError is an OSError
+                    result = await fn(redis)
             finally:
                 self._slots.release()
         except (RedisError, OSError) as exc:

@@ -119,6 +119,5 @@ class ThreadCache:
 
     async def delete(self, key: str) -> bool:
         removed = self.memory.delete(key)
-        if self.redis is not None:
-            removed = bool(await self.redis.delete(key)) or removed
-        return removed
+        deleted = await self.breaker.call(self.redis, lambda redis: redis.delete(key), "delete")
+        return (deleted is not UNAVAILABLE and bool(deleted)) or removed

@@ -25,7 +25,11 @@ def redis_options(settings: Settings) -> dict[str, Any]:
     """Connection options: explicit timeouts, retries with backoff, verified TLS."""
     timeout = settings.redis_timeout_seconds
     options: dict[str, Any] = dict(
-        socket_timeout=timeout,
+        # No socket_timeout: redis-py wraps every send in asyncio.wait_for when it is set, which
+        # creates a Task per command on Python 3.11 (~15% of a cache hit's CPU, measured).
+        # Every call goes through CircuitBreaker.call (or operation_timeout here), whose
+        # asyncio.timeout bounds the whole command, send and reply, at the same REDIS_TIMEOUT.
+        socket_timeout=None,
         socket_connect_timeout=timeout,
         socket_keepalive=True,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
@@ -68,9 +72,12 @@ class RedisWatch:
     """Keeps a cheap, current answer to "is Redis reachable?" for /health and /readiness,
     refreshed in the background so that probes never wait on Redis."""
 
-    def __init__(self, redis: Redis | None, interval: float = WATCH_SECONDS) -> None:
+    def __init__(
+        self, redis: Redis | None, interval: float = WATCH_SECONDS, timeout: float = 2.0
+    ) -> None:
         self.redis = redis
         self.interval = interval
+        self.timeout = timeout
         self.connected = False
         self._task: asyncio.Task[None] | None = None
 
@@ -84,7 +91,8 @@ class RedisWatch:
         if self.redis is None:
             return False
         try:
-            await self.redis.ping()
+            async with asyncio.timeout(self.timeout):
+                await self.redis.ping()
         except (RedisError, OSError) as exc:
             if self.connected:
                 log.warning("Redis connection lost (%s); falling back to in-memory stores", exc)

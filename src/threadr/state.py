@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from . import __version__
 from .admission import Admission
@@ -52,7 +54,7 @@ async def build_state(
         redis = create_redis(settings)
         if redis is not None:
             stack.push_async_callback(redis.aclose)
-    watch = RedisWatch(redis)
+    watch = RedisWatch(redis, timeout=settings.redis_timeout_seconds)
     await watch.start()
     stack.push_async_callback(watch.stop)
 
@@ -73,7 +75,9 @@ async def build_state(
         )
 
     # One breaker for every Redis user: when Redis is down, all of them skip it at once.
-    breaker = CircuitBreaker(max_concurrency=settings.redis_max_connections)
+    breaker = CircuitBreaker(
+        max_concurrency=settings.redis_max_connections, timeout=settings.redis_timeout_seconds
+    )
     cache = ThreadCache(
         redis,
         ttl_seconds=settings.cache_ttl_seconds,
@@ -82,7 +86,11 @@ async def build_state(
     )
     limiter = Limiter(redis, LimitSettings.from_settings(settings), breaker=breaker)
     if watch.connected:
-        await limiter.load()
+        # Registering the script early saves the first requests a round trip; if it fails,
+        # NOSCRIPT recovery (EVAL) covers it, so it must not stop the start-up.
+        with contextlib.suppress(RedisError, OSError):
+            async with asyncio.timeout(settings.redis_timeout_seconds):
+                await limiter.load()
     quota = Quota(redis, QuotaSettings.from_settings(settings), breaker=breaker)
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
     service = ThreadService(settings, cache=cache, writer=writer, fetcher=fetcher)
