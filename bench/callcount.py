@@ -1,8 +1,8 @@
 """Python function calls per cache hit, in process: a noise-free measure for comparing changes.
 
-    .venv/bin/python -m bench.callcount [--variants baseline,reference,pool,…] [--requests 2000]
+    .venv/bin/python -m bench.callcount [--variants baseline,reference,nolimiter] [--requests 2000]
 
-Each variant (the patches of bench/variants.py, `nolimiter` for RATE_LIMIT_ENABLED=false, or
+Each variant (`baseline`, the service as it is; `nolimiter` for RATE_LIMIT_ENABLED=false;
 `reference` for the bare app of bench/reference.py) runs in its own process: the app from
 `create_app`, its lifespan running, a real Redis started here, and cache hits driven straight
 through ASGI (no HTTP server, so uvicorn's share is not counted). cProfile counts every call;
@@ -37,10 +37,6 @@ from bench.stack import HUGE
 async def hits(variant: str, redis_url: str, n: int) -> dict[str, Any]:
     from asgi_lifespan import LifespanManager
 
-    from bench import variants
-
-    patches = {p for p in variant.split("+") if p and p != "baseline"}
-    variants.apply((set(variants.PATCHES) if "all" in patches else patches) - {"nolimiter"})
     from threadr.app import create_app
     from threadr.config import Settings
 
@@ -52,7 +48,7 @@ async def hits(variant: str, redis_url: str, n: int) -> dict[str, Any]:
         "FREE_TIER_DAILY_LIMIT": HUGE,
         "FREE_TIER_MONTHLY_LIMIT": HUGE,
     }
-    if "nolimiter" in patches:
+    if variant == "nolimiter":
         env["RATE_LIMIT_ENABLED"] = "false"
     if variant == "reference":
         import os
@@ -154,7 +150,7 @@ def main(argv: list[str]) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--variants", default="baseline,reference,nolimiter,pool,resp2,preencode,all"
+        "--variants", default="baseline,reference,nolimiter"
     )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="the first variant's top functions")
