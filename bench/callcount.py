@@ -149,9 +149,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(uvloop.run(hits(argv[1], argv[2], int(argv[3])))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--variants", default="baseline,reference,nolimiter"
-    )
+    parser.add_argument("--variants", default="baseline,reference,nolimiter")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="the first variant's top functions")
     args = parser.parse_args(argv)

@@ -31,7 +31,7 @@ from redis import Redis
 
 from bench import measure, profile, wrk
 from bench.procs import HOST, ROOT, Procs, free_port, pin, split_cores
-from bench.reference import REFERENCE_KEY
+from bench.reference import REFERENCE_KEY, reference_argv
 from bench.servers import redis_argv
 
 RESULTS = ROOT / "bench" / "results" / "redispy.json"
@@ -128,25 +128,7 @@ def _worker(argv: list[str], cores: Any) -> dict[str, Any]:
 
 def _reference(procs: Procs, py: Path, url: str, preset: str, name: str) -> tuple[int, int]:
     port = free_port()
-    argv = [
-        str(py),
-        "-m",
-        "uvicorn",
-        "bench.reference:create_app",
-        "--factory",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--no-server-header",
-        "--log-level",
-        "warning",
-    ]
+    argv = reference_argv(str(py), port)
     env = {"REDIS_URL": url, "REFERENCE_REDIS_PRESET": preset}
     proc = procs.start(name, argv, env=env, port=port)
     return port, proc.pid

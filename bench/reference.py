@@ -58,3 +58,12 @@ def create_app() -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+def reference_argv(python: str, port: int) -> list[str]:
+    """How every benchmark serves this app: uvicorn as deployed (uvloop, httptools, no logs)."""
+    return [
+        python, "-m", "uvicorn", "bench.reference:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--no-server-header", "--log-level", "warning",
+    ]  # fmt: skip

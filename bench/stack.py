@@ -20,6 +20,7 @@ from pathlib import Path
 from redis import Redis
 
 from bench.procs import HOST, Cores, Procs, free_port, pin, python
+from bench.reference import reference_argv
 from bench.servers import redis_argv
 
 HUGE = "1000000000"  # limits no benchmark reaches: the limiter runs, and never denies
@@ -115,25 +116,7 @@ def start(
         started.append((kind, port, procs.start(kind, argv, env=env)))
     if reference:
         port = free_port()
-        argv = [
-            python(),
-            "-m",
-            "uvicorn",
-            "bench.reference:create_app",
-            "--factory",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--no-server-header",
-            "--log-level",
-            "warning",
-        ]
+        argv = reference_argv(python(), port)
         env = {"REDIS_URL": redis_url}
         proc = procs.start("reference", argv, env=env)
         started.append(("reference", port, proc))
