@@ -1,5 +1,5 @@
-"""Admission for POST /api/generate: the rate limit and the cache read in one Redis round trip,
-then the free-tier quota for cache misses (refunded when the generation fails)."""
+"""Admission for POST /api/generate: the rate limit and the cache read in one Redis round trip;
+and the free-tier quota as the account that pays for a cache miss's generation."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from .ratelimit import Decision, Limiter, rate_limit_headers
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, quota: Quota, cache: ThreadCache) -> None:
+    def __init__(self, limiter: Limiter, cache: ThreadCache) -> None:
         self.limiter = limiter
-        self.quota = quota
         self.cache = cache
 
     async def enter(
@@ -35,7 +34,7 @@ class Admission:
         if not decision.allowed:
             raise RateLimited(_denied(decision), headers=headers)
         if shared and decision.reason == "allowed":
-            # The GET rode in the limiter's pipeline: its answer is Redis's, hit or miss.
+            # The GET rode in the limiter's script call: its answer is Redis's, hit or miss.
             return headers, self.cache.record(decode_entry(raw))
         return headers, await self.cache.get(key)  # no Redis, or it failed: the memory cache
 

@@ -100,4 +100,4 @@ async def build_state(
         watch.status,
         "openai" if openai_writer else "offline",
     )
-    return AppState(settings, cache, Admission(limiter, quota, cache), quota, service, watch)
+    return AppState(settings, cache, Admission(limiter, cache), quota, service, watch)
