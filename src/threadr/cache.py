@@ -98,14 +98,11 @@ class ThreadCache:
             self.hits += 1
         return entry
 
-    async def get_raw(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> CacheEntry | None:
         raw = await self.breaker.call(self.redis, lambda redis: redis.get(key), "cache read")
         if raw is UNAVAILABLE:
-            return self.memory.get(key)
-        return cast("bytes | None", raw)  # no decode_responses: bytes or None
-
-    async def get(self, key: str) -> CacheEntry | None:
-        return self.record(decode_entry(await self.get_raw(key)))
+            raw = self.memory.get(key)
+        return self.record(decode_entry(cast("bytes | None", raw)))  # no decode_responses
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: int | None = None) -> None:
         """Store an entry; a Redis failure is logged and the entry kept in memory instead."""

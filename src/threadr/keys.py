@@ -5,20 +5,17 @@ from __future__ import annotations
 import hashlib
 import re
 
-ROOT = "threadr:"
+ROOT = "threadr:"  # every key the service writes starts with this
 
 # Cached threads, msgpack-encoded CacheEntry; TTL = CACHE_TTL_HOURS. This prefix holds entries
 # only (no counters, locks or indexes), so its size is the number of cached threads.
-CACHE_PREFIX = "threadr:cache:v1:"
-
-# Cache hit/miss counters (plain INCR), kept apart from the entries above.
-CACHE_STATS_PREFIX = "threadr:stats:cache:"
+CACHE_PREFIX = f"{ROOT}cache:v1:"
 
 # Rate-limit state, one hash-tagged group per identity: threadr:rl:{<identity>}:<policy>.
-RATE_LIMIT_PREFIX = "threadr:rl:"
+RATE_LIMIT_PREFIX = f"{ROOT}rl:"
 
 # Free-tier usage counters per identity and UTC day / month.
-QUOTA_PREFIX = "threadr:quota:"
+QUOTA_PREFIX = f"{ROOT}quota:"
 
 
 def cache_key(kind: str, digest: str) -> str:
