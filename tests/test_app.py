@@ -67,6 +67,8 @@ async def test_a_hit_never_calls_openai_again() -> None:
         ({"json": {"url": "not a url"}}, 422, "invalid_url"),
         ({"json": {"url": "https://example.com/" + "a" * 3000}}, 422, "invalid_url"),
         ({"json": {"url": "ftp://example.com/file"}}, 403, "url_scheme"),
+        ({"json": {"url": "https://user:pw@example.com/a"}}, 403, "url_userinfo"),
+        ({"json": {"url": "http://example.com@127.0.0.1/"}}, 403, "url_userinfo"),
         ({"json": {"url": "javascript:alert(1)"}}, 422, "invalid_url"),
     ],
 )

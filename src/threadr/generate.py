@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from . import keys
 from .cache import CACHE_SCHEMA, ThreadCache
@@ -84,6 +85,11 @@ def validate(request: GenerateRequest, settings: Settings) -> Source:
         raise ValidationFailed(f"That is not a valid URL: {exc}.", code="invalid_url") from exc
     if not url.startswith(("http://", "https://")):
         raise BlockedURL("Only http:// and https:// URLs can be fetched.", code="url_scheme")
+    if "@" in urlsplit(raw).netloc:
+        # Normalising drops credentials; refuse them here, or the fetcher would never see them.
+        raise BlockedURL(
+            "Links with a user name or password in them are not fetched.", code="url_userinfo"
+        )
     return Source("url", url, keys.cache_key("url", digest(url)))
 
 
