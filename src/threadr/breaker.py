@@ -1,5 +1,5 @@
-"""A circuit breaker so that, with Redis down, requests fall back at once instead of each
-waiting for a socket timeout."""
+"""How every Redis call is made: a deadline, a bound on calls in flight, and a circuit breaker
+so that, with Redis down, requests fall back at once instead of each waiting for a timeout."""
 
 from __future__ import annotations
 
