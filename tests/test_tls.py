@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from threadr.config import Settings
 from threadr.connection import RedisWatch, create_redis
 from threadr.doctor import check_redis
+from threadr.lane import Lane, pack
 
 from .conftest import free_port, make_settings
 
@@ -151,3 +153,23 @@ async def test_check_config_explains_the_certificate_problem(
     port, _ = tls_redis
     assert not await check_redis(make_settings(REDIS_URL=f"rediss://localhost:{port}/0"))
     assert "REDIS_SSL_CA_CERTS" in capsys.readouterr().out
+
+
+async def test_the_cache_hit_lane_verifies_certificates_too(tls_redis: tuple[int, Path]) -> None:
+    port, ca = tls_redis
+    for settings, answers in [
+        (make_settings(REDIS_URL=f"rediss://localhost:{port}/0"), False),
+        (make_settings(REDIS_URL=f"rediss://localhost:{port}/0", REDIS_SSL_CA_CERTS=str(ca)), True),
+    ]:
+        redis = create_redis(settings)
+        assert redis is not None
+        lane = Lane(redis, 1)
+        try:
+            if answers:
+                assert await lane.execute(pack(b"PING")) == b"PONG"
+            else:
+                with pytest.raises(RedisConnectionError, match="certificate verify failed"):
+                    await lane.execute(pack(b"PING"))
+        finally:
+            await lane.aclose()
+            await redis.aclose()

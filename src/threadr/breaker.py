@@ -108,17 +108,29 @@ class CircuitBreaker:
     async def call(
         self, redis: Redis | None, fn: Callable[[Redis], Awaitable[T]], what: str
     ) -> T | Literal[Unavailable.REDIS]:
-        """`fn(redis)`, or UNAVAILABLE when there is no Redis, the breaker is open, or it fails
-        (logged once here, counted towards opening the breaker)."""
+        """`fn(redis)` on a pooled connection, or UNAVAILABLE when there is no Redis, the breaker
+        is open, or it fails (logged once here, counted towards opening the breaker)."""
         if redis is None or not self.allow():
             return UNAVAILABLE
+        await self._slots.acquire()
         try:
-            await self._slots.acquire()
-            try:
-                async with asyncio.timeout(self.timeout):  # TimeoutError is an OSError
-                    result = await fn(redis)
-            finally:
-                self._slots.release()
+            return await self._attempt(fn(redis), what)
+        finally:
+            self._slots.release()
+
+    async def run(
+        self, fn: Callable[[], Awaitable[T]], what: str
+    ) -> T | Literal[Unavailable.REDIS]:
+        """`fn()` like `call`, but outside the pool's bound: for lane.Lane, which bounds its
+        own connections."""
+        if not self.allow():
+            return UNAVAILABLE
+        return await self._attempt(fn(), what)
+
+    async def _attempt(self, call: Awaitable[T], what: str) -> T | Literal[Unavailable.REDIS]:
+        try:
+            async with asyncio.timeout(self.timeout):  # TimeoutError is an OSError
+                result = await call
         except (RedisError, OSError) as exc:
             self.failure()
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)

@@ -21,6 +21,13 @@ HEALTH_CHECK_SECONDS = 30  # redis-py pings an idle connection before reuse afte
 WATCH_SECONDS = 5.0  # how often the watcher refreshes the state /health reports
 
 
+def split_connections(total: int) -> tuple[int, int]:
+    """(lane, pool) shares of REDIS_MAX_CONNECTIONS: a quarter (at least one) for the pool, the
+    rest for lane.Lane; together they never open more (plus the pool's 4 spare)."""
+    pool = max(1, total // 4)
+    return total - pool, pool
+
+
 def redis_options(settings: Settings) -> dict[str, Any]:
     """Connection options: explicit timeouts, retries with backoff, verified TLS."""
     timeout = settings.redis_timeout_seconds
@@ -34,9 +41,10 @@ def redis_options(settings: Settings) -> dict[str, Any]:
         socket_keepalive=True,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
         health_check_interval=HEALTH_CHECK_SECONDS,
-        # CircuitBreaker.call admits REDIS_MAX_CONNECTIONS calls at once; the spare ones keep
-        # the health watcher and start-up work from ever finding the pool full.
-        max_connections=settings.redis_max_connections + 4,
+        # CircuitBreaker.call admits the pool's share of REDIS_MAX_CONNECTIONS calls at once
+        # (split_connections); the spare ones keep the health watcher and start-up work
+        # from ever finding the pool full.
+        max_connections=split_connections(settings.redis_max_connections)[1] + 4,
         client_name="threadr",
     )
     if settings.redis_url and settings.redis_url.startswith("rediss://"):

@@ -9,6 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from .lane import Lane, bulk
+
 
 class Script:
     def __init__(self, name: str) -> None:
@@ -17,6 +19,22 @@ class Script:
         )
         self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
         self.sha_bytes = self.sha.encode()  # sent as is, without redis-py's encoder
+
+    def heads(self, nargs: int) -> tuple[bytes, bytes]:
+        """The packed start of EVALSHA and of EVAL for `nargs` arguments after the script
+        (numkeys, keys, argv), for `run_packed`."""
+        count = b"*%d\r\n" % (nargs + 2)
+        return (
+            count + bulk(b"EVALSHA") + bulk(self.sha_bytes),
+            count + bulk(b"EVAL") + bulk(self.source.encode()),
+        )
+
+    async def run_packed(self, lane: Lane, heads: tuple[bytes, bytes], rest: bytes) -> Any:
+        """`run` on the lane: `heads` from `heads(n)`, `rest` the n arguments packed."""
+        try:
+            return await lane.execute(heads[0] + rest)
+        except NoScriptError:
+            return await lane.execute(heads[1] + rest)  # no await before: the lane is free
 
     async def load(self, redis: Redis) -> None:
         """SCRIPT LOAD at start-up, so the first requests need not send the source."""

@@ -29,6 +29,7 @@ from .breaker import UNAVAILABLE, CircuitBreaker
 from .config import Settings
 from .errors import ConfigError
 from .keys import RATE_LIMIT_PREFIX, identity_tag
+from .lane import Lane, bulk
 from .lua import Script
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,10 @@ class MemoryWindow:
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self.max_keys = max_keys
-        self._tats: dict[str, int] = {}
+        self._tats: dict[bytes, int] = {}
 
     def apply(
-        self, keys: Sequence[str], specs: Sequence[tuple[int, int]], now: int, consume: bool
+        self, keys: Sequence[bytes], specs: Sequence[tuple[int, int]], now: int, consume: bool
     ) -> list[int]:
         """Same inputs and output as lua/ratelimit.lua (see the comments there)."""
         tats = [max(self._tats.get(key, now), now) for key in keys]
@@ -162,6 +163,8 @@ class _Tier:
         "argv",
         "disabled",
         "header",
+        "lane_heads",
+        "lane_tail",
         "numkeys",
         "numkeys_with_cache",
         "policies",
@@ -171,13 +174,20 @@ class _Tier:
 
     def __init__(self, policies: tuple[Policy, ...]) -> None:
         self.policies = policies
-        self.suffixes = tuple(f"}}:{p.key}" for p in policies)
+        self.suffixes = tuple(f"}}:{p.key}".encode() for p in policies)
         # Interval rounded up to whole µs: never faster than q/w, and exact integer arithmetic.
         self.specs = tuple((-(-p.window * 1_000_000 // p.limit), p.limit) for p in policies)
         # Pre-encoded: redis-py sends bytes as they are, anything else through its encoder.
         self.argv = tuple(str(v).encode() for spec in self.specs for v in spec)
         self.numkeys = str(len(policies)).encode()
         self.numkeys_with_cache = str(len(policies) + 1).encode()
+        # The lane's EVALSHA, packed but for the keys, the mode and the time:
+        # numkeys, policy keys, cache key, mode, now, argv.
+        nargs = 1 + len(policies) + 1 + 2 + len(self.argv)
+        evalsha, eval_ = SCRIPT.heads(nargs)
+        numkeys = bulk(self.numkeys_with_cache)
+        self.lane_heads = (evalsha + numkeys, eval_ + numkeys)
+        self.lane_tail = b"".join(map(bulk, self.argv))
         self.header = ", ".join(f'"{p.name}";q={p.limit};w={p.window}' for p in policies)
         self.disabled = Decision(True, "disabled")
 
@@ -214,8 +224,10 @@ class Limiter:
         clock: Callable[[], float] | None = None,
         memory: MemoryWindow | None = None,
         combine_get: bool = True,
+        lane: Lane | None = None,
     ) -> None:
         self.redis = redis
+        self.lane = lane  # the cache-hit path's own connections (combine_get only)
         # True: the cache key rides in the script's KEYS (one command; a single Redis only,
         # the key is in another hash slot). False: EVALSHA + GET in one pipeline (Cluster).
         self.combine_get = combine_get
@@ -259,13 +271,22 @@ class Limiter:
     async def _decide(
         self, tier: _Tier, identity: str, mode: bytes, also_get: str | None
     ) -> tuple[Decision, bytes | None]:
-        base = f"{RATE_LIMIT_PREFIX}{{{identity_tag(identity)}"
+        base = f"{RATE_LIMIT_PREFIX}{{{identity_tag(identity)}".encode()
         keys = [base + suffix for suffix in tier.suffixes]
         now = str(round(self._clock() * 1_000_000)).encode() if self._send_time else b""
         if also_get is not None and self.combine_get:
             # The script reads the cache key too: one command, one round trip.
-            args = (tier.numkeys_with_cache, *keys, also_get, mode, now, *tier.argv)
-            out = await self.breaker.call(self.redis, lambda r: SCRIPT.run(r, *args), "limiter")
+            cache_key = also_get.encode()
+            lane = self.lane
+            if lane is not None and lane.free:
+                rest = b"".join([*map(bulk, keys), bulk(cache_key), bulk(mode), bulk(now)])
+                out = await self.breaker.run(
+                    lambda: SCRIPT.run_packed(lane, tier.lane_heads, rest + tier.lane_tail),
+                    "limiter",
+                )
+            else:
+                args = (tier.numkeys_with_cache, *keys, cache_key, mode, now, *tier.argv)
+                out = await self.breaker.call(self.redis, lambda r: SCRIPT.run(r, *args), "limiter")
             if out is not UNAVAILABLE:
                 cached = out.pop()
                 return _build(tier, out, None), cached if isinstance(cached, bytes) else None

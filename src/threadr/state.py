@@ -17,9 +17,10 @@ from .admission import Admission
 from .breaker import CircuitBreaker
 from .cache import ThreadCache
 from .config import Settings
-from .connection import RedisWatch, create_redis
+from .connection import RedisWatch, create_redis, split_connections
 from .fetch import Fetcher
 from .generate import ThreadService
+from .lane import Lane
 from .quota import Quota, QuotaSettings
 from .ratelimit import Limiter, LimitSettings
 from .writer import OpenAIWriter, ThreadWriter, create_openai_client
@@ -74,17 +75,22 @@ async def build_state(
             max_tweets=settings.max_thread_tweets,
         )
 
+    # REDIS_MAX_CONNECTIONS, split: most for the lane (the one command of every cache hit),
+    # the rest for the pool (everything else), so the two never hold more together.
+    lane_size, pool_size = split_connections(settings.redis_max_connections)
+    lane = None
+    if redis is not None and lane_size:
+        lane = Lane(redis, lane_size)
+        stack.push_async_callback(lane.aclose)
     # One breaker for every Redis user: when Redis is down, all of them skip it at once.
-    breaker = CircuitBreaker(
-        max_concurrency=settings.redis_max_connections, timeout=settings.redis_timeout_seconds
-    )
+    breaker = CircuitBreaker(max_concurrency=pool_size, timeout=settings.redis_timeout_seconds)
     cache = ThreadCache(
         redis,
         ttl_seconds=settings.cache_ttl_seconds,
         memory_entries=settings.cache_memory_entries,
         breaker=breaker,
     )
-    limiter = Limiter(redis, LimitSettings.from_settings(settings), breaker=breaker)
+    limiter = Limiter(redis, LimitSettings.from_settings(settings), breaker=breaker, lane=lane)
     if watch.connected:
         # Registering the script early saves the first requests a round trip; if it fails,
         # NOSCRIPT recovery (EVAL) covers it, so it must not stop the start-up.

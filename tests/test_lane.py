@@ -1,0 +1,142 @@
+"""lane.Lane, the cache-hit path's own Redis connections, against a real Redis."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from threadr.breaker import UNAVAILABLE, CircuitBreaker
+from threadr.connection import split_connections
+from threadr.lane import Lane, pack
+from threadr.ratelimit import Limiter, LimitSettings
+
+from .conftest import TEST_REDIS_URL, free_port
+
+pytestmark = pytest.mark.integration
+
+NAME = b"threadr-lane-test"
+
+
+@pytest.fixture
+async def client(redis: Redis) -> AsyncIterator[Redis]:
+    """A client whose connections carry a name of their own, to find them in CLIENT LIST."""
+    named = Redis.from_url(TEST_REDIS_URL, client_name=NAME.decode())
+    yield named
+    await named.aclose()
+
+
+async def lane_connections(redis: Redis) -> int:
+    return sum(1 for c in await redis.client_list() if c["name"] == NAME.decode())
+
+
+async def test_replies_and_error_replies(redis: Redis, client: Redis) -> None:
+    lane = Lane(client, 1)
+    try:
+        assert await lane.execute(pack(b"SET", b"k", b"v")) == b"OK"
+        assert await lane.execute(pack(b"GET", b"k")) == b"v"
+        with pytest.raises(ResponseError, match="not an integer"):
+            await lane.execute(pack(b"INCR", b"k"))
+        # An error reply is a whole reply: the connection goes on, in step.
+        assert await lane.execute(pack(b"GET", b"k")) == b"v"
+        assert await lane_connections(redis) == 1
+    finally:
+        await lane.aclose()
+    assert await lane_connections(redis) == 0
+
+
+async def test_a_cancelled_command_never_leaves_a_reply_behind(redis: Redis, client: Redis) -> None:
+    lane = Lane(client, 1)
+    try:
+        blocked = asyncio.create_task(lane.execute(pack(b"BLPOP", b"queue", b"2")))
+        await asyncio.sleep(0.1)
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
+        await redis.rpush("queue", "job")
+        # Had the cancelled connection been reused, BLPOP's reply would answer this PING.
+        assert await lane.execute(pack(b"PING")) == b"PONG"
+        assert await redis.llen("queue") == 1  # the closed connection's BLPOP took nothing
+    finally:
+        await lane.aclose()
+
+
+async def test_a_connection_closed_while_idle_is_replaced_transparently(
+    redis: Redis, client: Redis
+) -> None:
+    lane = Lane(client, 1)
+    try:
+        first = await lane.execute(pack(b"CLIENT", b"ID"))
+        assert await redis.client_kill_filter(_id=first) == 1  # as a Redis restart would
+        second = await lane.execute(pack(b"CLIENT", b"ID"))
+        assert second != first
+    finally:
+        await lane.aclose()
+
+
+async def test_it_opens_no_more_than_its_size(redis: Redis, client: Redis) -> None:
+    lane = Lane(client, 2)
+    try:
+        waits = [asyncio.create_task(lane.execute(pack(b"BLPOP", b"q", b"0.2"))) for _ in "ab"]
+        await asyncio.sleep(0.05)
+        assert not lane.free
+        assert await asyncio.gather(*waits) == [None, None]
+        assert lane.free
+        assert await lane_connections(redis) == 2
+    finally:
+        await lane.aclose()
+
+
+async def test_a_server_that_is_not_there_fails_at_once() -> None:
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    lane = Lane(down, 1)
+    try:
+        with pytest.raises(RedisConnectionError):
+            await lane.execute(pack(b"PING"))
+        assert lane.free  # the failed connection is back, to reconnect next time
+    finally:
+        await lane.aclose()
+        await down.aclose()
+
+
+@pytest.mark.parametrize(
+    ("total", "shares"), [(1, (0, 1)), (2, (1, 1)), (8, (6, 2)), (64, (48, 16))]
+)
+def test_max_connections_is_split_between_lane_and_pool(
+    total: int, shares: tuple[int, int]
+) -> None:
+    assert split_connections(total) == shares
+
+
+async def test_lane_and_pool_paths_share_one_exact_limit(redis: Redis) -> None:
+    """Hits alternating between a limiter on the lane and one on the pool count as one."""
+    settings = LimitSettings(burst=5, burst_seconds=60, requests=100)
+    lane = Lane(redis, 2)
+    on_lane = Limiter(redis, settings, breaker=CircuitBreaker(), lane=lane)
+    on_pool = Limiter(redis, settings, breaker=CircuitBreaker())
+    await redis.set("threadr:cache:v1:text:x", b"cached")
+    try:
+        results = [
+            await (on_lane if i % 2 else on_pool).hit("1.2.3.4", also_get="threadr:cache:v1:text:x")
+            for i in range(8)
+        ]
+    finally:
+        await lane.aclose()
+    assert [d.allowed for d, _ in results] == [True] * 5 + [False] * 3
+    assert {d.reason for d, _ in results} == {"allowed", "denied"}  # none degraded
+    assert [raw for _, raw in results[:5]] == [b"cached"] * 5
+    assert [d.closest.remaining for d, _ in results[:5] if d.closest] == [4, 3, 2, 1, 0]
+
+
+async def test_the_lane_reports_a_dead_redis_to_the_breaker() -> None:
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    lane = Lane(down, 1)
+    breaker = CircuitBreaker(threshold=1)
+    try:
+        assert await breaker.run(lambda: lane.execute(pack(b"PING")), "test") is UNAVAILABLE
+        assert breaker.is_open
+    finally:
+        await lane.aclose()
+        await down.aclose()
