@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from .admission import QuotaAccount
 from .bodies import decode_body, read_body
 from .errors import ThreadrError
 from .generate import validate
-from .models import CacheEntry, GenerateRequest, Health, Services, ThreadResponse
-from .responses import JSON
+from .models import GenerateRequest, Health, Services, ThreadResponse
+from .responses import JSON, encode, send_json
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -29,39 +30,47 @@ def _state(request: Request) -> AppState:
 
 
 def identity(request: Request) -> str:
+    return client_host(request.scope)
+
+
+def client_host(scope: Scope) -> str:
     """Who is asking: the client IP as uvicorn reports it after trusted-proxy handling
     (FORWARDED_ALLOW_IPS), so a raw X-Forwarded-For from anyone else is never believed."""
-    client = request.client
-    return client.host if client else "unknown"
+    client = scope.get("client")
+    return client[0] if client else "unknown"
 
 
-def thread_response(entry: CacheEntry, *, cached: bool, headers: dict[str, str]) -> JSON:
-    body = ThreadResponse(
-        thread=entry.thread,
-        source_type=entry.source_type,
-        title=entry.title,
-        cached=cached,
-        generator=entry.generator,
-    )
-    headers["X-Cache"] = "HIT" if cached else "MISS"
-    return JSON(body, headers=headers)
+class Generate:
+    """POST /api/generate: a numbered thread from `{"url"}` or `{"text"}`.
 
+    Plain ASGI, not a Request → Response handler (Starlette's Route takes a class instance as
+    an ASGI app): a cache hit is the hot path, and Starlette's request and response objects
+    cost more than the rest of it. Errors raised here reach the app's exception handlers as
+    from any route: nothing has been sent before they are raised.
+    """
 
-async def generate(request: Request) -> Response:
-    """POST /api/generate: a numbered thread from `{"url"}` or `{"text"}`."""
-    app = _state(request)
-    body = await read_body(request, app.settings.max_body_bytes)
-    source = validate(decode_body(body, _decode_generate), app.settings)
-    who = identity(request)
-    headers, entry = await app.admission.enter(who, source.key)
-    if entry is not None:  # a hit costs no quota
-        return thread_response(entry, cached=True, headers=headers)
-    try:
-        entry = await app.service.generate(source, QuotaAccount(app.quota, who))
-    except ThreadrError as exc:
-        exc.headers.update(headers)  # errors after the limiter carry its headers too
-        raise
-    return thread_response(entry, cached=False, headers=headers)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app: AppState = scope["state"]["threadr"]
+        body = await read_body(scope, receive, app.settings.max_body_bytes)
+        source = validate(decode_body(body, _decode_generate), app.settings)
+        who = client_host(scope)
+        headers, entry = await app.admission.enter(who, source.key)
+        cached = entry is not None  # a hit costs no quota
+        if entry is None:
+            try:
+                entry = await app.service.generate(source, QuotaAccount(app.quota, who))
+            except ThreadrError as exc:
+                exc.headers.update(headers)  # errors after the limiter carry its headers too
+                raise
+        response = ThreadResponse(
+            thread=entry.thread,
+            source_type=entry.source_type,
+            title=entry.title,
+            cached=cached,
+            generator=entry.generator,
+        )
+        headers["X-Cache"] = "HIT" if cached else "MISS"
+        await send_json(send, encode(response), headers)
 
 
 async def rate_limit_status(request: Request) -> Response:
