@@ -34,7 +34,7 @@ from bench.servers import redis_argv
 from bench.stack import HUGE
 
 
-async def hits(variant: str, redis_url: str, n: int) -> dict[str, Any]:
+async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any]:
     from asgi_lifespan import LifespanManager
 
     from threadr.app import create_app
@@ -63,18 +63,19 @@ async def hits(variant: str, redis_url: str, n: int) -> dict[str, Any]:
         app: Any = create_reference()
     else:
         app = create_app(Settings.from_env(env))
+    post = path == "/api/generate"
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(HIT_BODY))]
     scope_base = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": "POST" if post else "GET",
         "scheme": "http",
-        "path": "/api/generate",
-        "raw_path": b"/api/generate",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": headers,
+        "headers": headers if post else [],
         "client": ("127.0.0.1", 50000),
         "server": (HOST, 8000),
     }
@@ -155,12 +156,13 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["one"]:
         import uvloop
 
-        print(json.dumps(uvloop.run(hits(argv[1], argv[2], int(argv[3])))))
+        print(json.dumps(uvloop.run(hits(argv[1], argv[2], int(argv[3]), argv[4]))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="baseline,reference,nolimiter")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="the first variant's top functions")
+    parser.add_argument("--path", default="/api/generate", help="or /health (GET)")
     args = parser.parse_args(argv)
     cores = split_cores()
     rows = []
@@ -171,6 +173,7 @@ def main(argv: list[str]) -> int:
         url = f"redis://{HOST}:{port}/0"
         for variant in args.variants.split(","):
             argv_ = [python(), "-m", "bench.callcount", "one", variant, url, str(args.requests)]
+            argv_.append(args.path)
             proc = subprocess.Popen(argv_, cwd=ROOT, stdout=subprocess.PIPE, text=True)
             pin(proc.pid, cores.server)
             out, _ = proc.communicate(timeout=300)

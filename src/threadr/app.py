@@ -80,14 +80,15 @@ def create_app(
             detail = f"{detail} ({type(exc).__name__}: {exc})"
         return JSON({"detail": detail, "code": "internal_error"}, 500)
 
+    health = routes.HealthEndpoint()
     app = Starlette(
         debug=False,
         routes=[
             Route("/api/generate", routes.Generate(), methods=["POST"]),
             Route("/api/rate-limit-status", routes.rate_limit_status, methods=["GET"]),
             Route("/api/usage/status", routes.usage_status, methods=["GET"]),
-            Route("/health", routes.health, methods=["GET", "HEAD"]),
-            Route("/", routes.health, methods=["GET", "HEAD"]),
+            Route("/health", health, methods=["GET", "HEAD"]),
+            Route("/", health, methods=["GET", "HEAD"]),
             Route("/readiness", routes.readiness, methods=["GET", "HEAD"]),
         ],
         exception_handlers={
@@ -97,8 +98,9 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    # Outermost first: CORS → request id and security headers → Starlette (see middleware.py).
-    inner = EdgeHeaders(app, hsts=settings.production)
+    # Outermost first: CORS → request id and security headers → health probes → Starlette
+    # (see middleware.py and routes.Probes).
+    inner = EdgeHeaders(routes.Probes(app, health), hsts=settings.production)
     if not settings.cors_origins:
         return inner  # no origin may call from a browser: nothing for CORS to add
     return CORSMiddleware(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .admission import QuotaAccount
 from .bodies import decode_body, read_body
@@ -134,11 +134,35 @@ def _health_body(health: Health) -> bytes:
     return msgspec.json.encode(health)
 
 
-async def health(request: Request) -> Response:
+class HealthEndpoint:
     """GET /health and GET /: 200 while the process can serve; Redis state from the watcher.
-    Load balancers call this constantly: its few possible bodies are encoded once."""
-    body = _health_body(_health(_state(request)))
-    return Response(body, media_type="application/json")
+    Load balancers call this constantly: plain ASGI, its few possible bodies encoded once."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_json(send, _health_body(_health(scope["state"]["threadr"])), {})
+
+
+class Probes:
+    """Hands GET and HEAD of the health paths to `health` ahead of Starlette's exception
+    layers and router, which cost more than the answer (nothing in it can fail); all else
+    goes on to `app`. The routes stay in the router too, for 405s and the route list."""
+
+    paths = frozenset({"/health", "/"})
+    methods = frozenset({"GET", "HEAD"})
+
+    def __init__(self, app: ASGIApp, health: ASGIApp) -> None:
+        self.app = app
+        self.health = health
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] in self.paths
+            and scope["method"] in self.methods
+        ):
+            await self.health(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 async def readiness(request: Request) -> Response:
