@@ -193,6 +193,17 @@ async def test_health_without_redis() -> None:
     assert ready.status_code == 200
 
 
+async def test_health_answers_head_and_refuses_other_methods() -> None:
+    async with running_app(make_settings()) as client:
+        head = await client.head("/health")
+        post = await client.post("/health")
+        deeper = await client.get("/health/x")
+    assert head.status_code == 200 and head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) > 0 and head.headers["x-frame-options"] == "DENY"
+    assert post.status_code == 405 and post.json()["code"] == "method_not_allowed"
+    assert deeper.status_code == 404
+
+
 async def test_redis_down_degrades_but_keeps_serving() -> None:
     settings = make_settings(
         REDIS_URL="redis://127.0.0.1:1/0", REDIS_TIMEOUT_SECONDS="0.2", OPENAI_API_KEY="sk-test"

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -9,8 +10,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from threadr.breaker import UNAVAILABLE, CircuitBreaker
+from threadr.cache import ThreadCache
 from threadr.connection import split_connections
 from threadr.lane import Lane, pack
+from threadr.models import CacheEntry, Tweet
 from threadr.ratelimit import Limiter, LimitSettings
 
 from .conftest import TEST_REDIS_URL, free_port
@@ -130,13 +133,36 @@ async def test_lane_and_pool_paths_share_one_exact_limit(redis: Redis) -> None:
     assert [d.closest.remaining for d, _ in results[:5] if d.closest] == [4, 3, 2, 1, 0]
 
 
-async def test_the_lane_reports_a_dead_redis_to_the_breaker() -> None:
+async def test_the_breaker_prefers_a_free_lane_and_counts_its_failures() -> None:
     down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
-    lane = Lane(down, 1)
+
+    async def pooled(_: Redis) -> str:
+        return "pool"  # what the pool path would have answered
+
+    def ping(lane: Lane) -> Any:
+        return lane.execute(pack(b"PING"))
+
     breaker = CircuitBreaker(threshold=1)
+    lane, full = Lane(down, 1), Lane(down, 0)
     try:
-        assert await breaker.run(lambda: lane.execute(pack(b"PING")), "test") is UNAVAILABLE
-        assert breaker.is_open
+        assert await breaker.call(down, pooled, "test", lane=full, on_lane=ping) == "pool"
+        assert await breaker.call(down, pooled, "test", lane=lane, on_lane=ping) is UNAVAILABLE
+        assert breaker.is_open  # the lane's failure counted
     finally:
         await lane.aclose()
         await down.aclose()
+
+
+async def test_cache_reads_ride_the_lane(redis: Redis, client: Redis) -> None:
+    lane = Lane(client, 1)
+    cache = ThreadCache(client, ttl_seconds=60, memory_entries=10, lane=lane)
+    entry = CacheEntry(1, [Tweet(1, 1, "1/1 Hello.", 10)], "text", None, "offline", 0.0)
+    try:
+        await cache.set("threadr:test:entry", entry)  # on the pool: one connection
+        assert await lane_connections(redis) == 1
+        assert await cache.get("threadr:test:entry") == entry
+        assert await cache.get("threadr:test:other") is None
+        assert await lane_connections(redis) == 2  # and the lane's
+        assert (cache.hits, cache.misses) == (1, 1)
+    finally:
+        await lane.aclose()

@@ -14,6 +14,8 @@ from typing import Literal, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .lane import Lane
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -106,26 +108,27 @@ class CircuitBreaker:
             self._opened_at = self._clock()
 
     async def call(
-        self, redis: Redis | None, fn: Callable[[Redis], Awaitable[T]], what: str
+        self,
+        redis: Redis | None,
+        fn: Callable[[Redis], Awaitable[T]],
+        what: str,
+        *,
+        lane: Lane | None = None,
+        on_lane: Callable[[Lane], Awaitable[T]] | None = None,
     ) -> T | Literal[Unavailable.REDIS]:
-        """`fn(redis)` on a pooled connection, or UNAVAILABLE when there is no Redis, the breaker
-        is open, or it fails (logged once here, counted towards opening the breaker)."""
+        """`fn(redis)` on a pooled connection — or `on_lane(lane)` when a `lane` is given and has
+        a free connection (it bounds its own) — or UNAVAILABLE when there is no Redis, the
+        breaker is open, or the call fails (logged once here, counted towards opening)."""
         if redis is None or not self.allow():
             return UNAVAILABLE
+        if lane is not None and on_lane is not None and lane.free:
+            # No await between `free` and the call's start: the connection is still there.
+            return await self._attempt(on_lane(lane), what)
         await self._slots.acquire()
         try:
             return await self._attempt(fn(redis), what)
         finally:
             self._slots.release()
-
-    async def run(
-        self, fn: Callable[[], Awaitable[T]], what: str
-    ) -> T | Literal[Unavailable.REDIS]:
-        """`fn()` like `call`, but outside the pool's bound: for lane.Lane, which bounds its
-        own connections."""
-        if not self.allow():
-            return UNAVAILABLE
-        return await self._attempt(fn(), what)
 
     async def _attempt(self, call: Awaitable[T], what: str) -> T | Literal[Unavailable.REDIS]:
         try:

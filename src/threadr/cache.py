@@ -16,6 +16,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from .breaker import UNAVAILABLE, CircuitBreaker
+from .lane import Lane, pack
 from .models import CacheEntry
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ class ThreadCache:
         ttl_seconds: int,
         memory_entries: int,
         breaker: CircuitBreaker | None = None,
+        lane: Lane | None = None,
     ) -> None:
         self.redis = redis
+        self.lane = lane  # reads on a cache hit's fast path (lane.py); writes use the pool
         self.ttl_seconds = ttl_seconds
         self.memory = MemoryLRU(memory_entries)
         self.breaker = breaker or CircuitBreaker()
@@ -99,7 +102,13 @@ class ThreadCache:
         return entry
 
     async def get(self, key: str) -> CacheEntry | None:
-        raw = await self.breaker.call(self.redis, lambda redis: redis.get(key), "cache read")
+        raw = await self.breaker.call(
+            self.redis,
+            lambda redis: redis.get(key),
+            "cache read",
+            lane=self.lane,
+            on_lane=lambda lane: lane.execute(pack(b"GET", key.encode())),
+        )
         if raw is UNAVAILABLE:
             raw = self.memory.get(key)
         return self.record(decode_entry(cast("bytes | None", raw)))  # no decode_responses

@@ -277,16 +277,20 @@ class Limiter:
         if also_get is not None and self.combine_get:
             # The script reads the cache key too: one command, one round trip.
             cache_key = also_get.encode()
-            lane = self.lane
-            if lane is not None and lane.free:
-                rest = b"".join([*map(bulk, keys), bulk(cache_key), bulk(mode), bulk(now)])
-                out = await self.breaker.run(
-                    lambda: SCRIPT.run_packed(lane, tier.lane_heads, rest + tier.lane_tail),
-                    "limiter",
-                )
-            else:
-                args = (tier.numkeys_with_cache, *keys, cache_key, mode, now, *tier.argv)
-                out = await self.breaker.call(self.redis, lambda r: SCRIPT.run(r, *args), "limiter")
+            variable = (*keys, cache_key, mode, now)
+            args = (tier.numkeys_with_cache, *variable, *tier.argv)
+            out = await self.breaker.call(
+                self.redis,
+                lambda r: SCRIPT.run(r, *args),
+                "limiter",
+                lane=self.lane,
+                # The same arguments, packed here but for the constant ones (tier.lane_*).
+                on_lane=lambda lane: SCRIPT.run_packed(
+                    lane,
+                    tier.lane_heads,
+                    b"".join([*map(bulk, variable), tier.lane_tail]),
+                ),
+            )
             if out is not UNAVAILABLE:
                 cached = out.pop()
                 return _build(tier, out, None), cached if isinstance(cached, bytes) else None

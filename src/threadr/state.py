@@ -89,6 +89,7 @@ async def build_state(
         ttl_seconds=settings.cache_ttl_seconds,
         memory_entries=settings.cache_memory_entries,
         breaker=breaker,
+        lane=lane,
     )
     limiter = Limiter(redis, LimitSettings.from_settings(settings), breaker=breaker, lane=lane)
     if watch.connected:
