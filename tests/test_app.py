@@ -1,6 +1,7 @@
 """The HTTP contract of the foundation, in-process (memory stores or fakeredis)."""
 
 import asyncio
+import gc
 from typing import Any
 
 import fakeredis
@@ -278,3 +279,11 @@ async def test_a_redis_that_never_answers_costs_a_timeout_not_a_hang() -> None:
         server.close()
     assert health["services"]["redis"] == "disconnected"
     assert first.status_code == 200 and second.json()["cached"] is True
+
+
+async def test_start_up_objects_are_frozen_while_the_app_runs() -> None:
+    assert gc.get_freeze_count() == 0
+    async with running_app(make_settings()) as client:
+        assert gc.get_freeze_count() > 10_000  # what start-up built is out of the GC's scans
+        assert (await client.get("/health")).status_code == 200
+    assert gc.get_freeze_count() == 0  # and collectable again after shutdown

@@ -53,12 +53,17 @@ def create_app(
                 openai_client=openai_client,
                 fetcher=fetcher,
             )
-            # Start-up built ~100k long-lived objects (the SDKs' models among them); a full
-            # garbage collection would scan them all again (~26 ms on the bench machine).
-            # Frozen, the collector sees only what requests allocate.
-            gc.collect()
+            # Start-up built ~100k long-lived objects (the SDKs' models among them); every full
+            # garbage collection would scan them all again (~26 ms each on the bench machine).
+            # Frozen, the collector sees only what requests allocate. The young generations
+            # are collected first, so that start-up's own garbage is not frozen with them (a
+            # full collection here would cost each test's app as much again).
+            gc.collect(1)
             gc.freeze()
-            yield {"threadr": state}
+            try:
+                yield {"threadr": state}
+            finally:
+                gc.unfreeze()  # collectable again once this app is gone (tests make many)
 
     async def threadr_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ThreadrError)
