@@ -278,10 +278,9 @@ class Limiter:
             # The script reads the cache key too: one command, one round trip.
             cache_key = also_get.encode()
             variable = (*keys, cache_key, mode, now)
-            args = (tier.numkeys_with_cache, *variable, *tier.argv)
             out = await self.breaker.call(
                 self.redis,
-                lambda r: SCRIPT.run(r, *args),
+                lambda r: SCRIPT.run(r, tier.numkeys_with_cache, *variable, *tier.argv),
                 "limiter",
                 lane=self.lane,
                 # The same arguments, packed here but for the constant ones (tier.lane_*).
