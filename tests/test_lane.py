@@ -166,3 +166,24 @@ async def test_cache_reads_ride_the_lane(redis: Redis, client: Redis) -> None:
         assert (cache.hits, cache.misses) == (1, 1)
     finally:
         await lane.aclose()
+
+
+async def test_after_a_restart_every_lane_connection_recovers_without_degrading(
+    redis: Redis, client: Redis
+) -> None:
+    """All idle lane connections dropped at once (as a Redis restart or failover would): the next
+    hits reconnect, none falls back to the in-process limiter."""
+    lane = Lane(client, 8)
+    limiter = Limiter(client, LimitSettings(burst=1000, requests=1000), lane=lane)
+    key = "threadr:cache:v1:text:y"
+    try:
+        first = await asyncio.gather(*(limiter.hit(f"10.0.0.{i}", also_get=key) for i in range(8)))
+        assert await lane_connections(redis) >= 8
+        for c in await redis.client_list():
+            if c["name"] == NAME.decode():
+                assert await redis.client_kill_filter(_id=c["id"]) == 1
+        after = await asyncio.gather(*(limiter.hit(f"10.0.0.{i}", also_get=key) for i in range(8)))
+    finally:
+        await lane.aclose()
+    assert {d.reason for d, _ in first + after} == {"allowed"}
+    assert all(d.closest is not None and d.closest.remaining == 998 for d, _ in after)
