@@ -14,6 +14,7 @@ from typing import Literal, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .deadline import Deadlines
 from .lane import Lane
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class CircuitBreaker:
         timeout: float = 2.0,
     ) -> None:
         self.timeout = timeout  # per Redis call, send and reply (the client sets none itself)
+        self._deadlines = Deadlines(timeout)
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
@@ -132,8 +134,7 @@ class CircuitBreaker:
 
     async def _attempt(self, call: Awaitable[T], what: str) -> T | Literal[Unavailable.REDIS]:
         try:
-            async with asyncio.timeout(self.timeout):  # TimeoutError is an OSError
-                result = await call
+            result = await self._deadlines.run(call)  # TimeoutError is an OSError
         except (RedisError, OSError) as exc:
             self.failure()
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
