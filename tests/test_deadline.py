@@ -84,3 +84,18 @@ def test_one_instance_serves_successive_event_loops() -> None:
 
     asyncio.run(late())
     asyncio.run(late())  # the first loop's timer is gone with it; a new one is armed
+
+
+def test_a_call_stranded_by_a_closed_loop_does_not_stop_the_next_loops_deadlines() -> None:
+    deadlines = Deadlines(0.1, tick=0.02)
+    first = asyncio.new_event_loop()
+    stranded = first.create_task(deadlines.run(answer("never", after=60)))
+    first.run_until_complete(asyncio.sleep(0.01))
+    first.close()  # without finishing `stranded`: its entry stays behind
+    assert not stranded.done()
+
+    async def late() -> None:
+        with pytest.raises(TimeoutError):
+            await deadlines.run(answer("late", after=5))
+
+    asyncio.run(late())

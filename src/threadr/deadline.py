@@ -39,8 +39,11 @@ class Deadlines:
                 return await call
         loop = task.get_loop()
         self._due[task] = loop.time() + self.timeout
-        if self._timer is None or self._loop is not loop:  # a new loop: its own timer
-            self._loop = loop
+        if self._timer is None or self._loop is not loop:
+            if self._loop is not loop:  # a new loop (tests): forget calls of a closed one
+                self._due = {t: d for t, d in self._due.items() if t.get_loop() is loop}
+                self._expired.clear()
+                self._loop = loop
             self._timer = loop.call_later(self.tick, self._check)
         cancelling = task.cancelling()
         try:
@@ -51,7 +54,7 @@ class Deadlines:
                 raise TimeoutError(f"no answer within {self.timeout:g} s") from None
             raise
         finally:
-            del self._due[task]
+            self._due.pop(task, None)
             self._expired.discard(task)
 
     def _check(self) -> None:
