@@ -69,3 +69,9 @@ async def test_the_limit_stops_reading_at_the_first_message_past_it() -> None:
 async def test_a_declared_length_over_the_limit_is_refused_unread() -> None:
     with pytest.raises(PayloadTooLarge):
         await read_body(scope(JSON, (b"content-length", b"101")), receiver(), 100)
+
+
+@pytest.mark.parametrize("length", [b"9" * 19, b"9" * 5000])
+async def test_an_absurd_declared_length_is_a_413_not_a_crash(length: bytes) -> None:
+    with pytest.raises(PayloadTooLarge):
+        await read_body(scope(JSON, (b"content-length", length)), receiver(), 100)

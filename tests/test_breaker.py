@@ -1,6 +1,10 @@
 import asyncio
+from typing import Any
 
-from threadr.breaker import CircuitBreaker, Slots
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
+
+from threadr.breaker import UNAVAILABLE, CircuitBreaker, Slots
 
 
 def test_opens_after_threshold_and_probes_after_cooldown() -> None:
@@ -39,3 +43,20 @@ async def test_slots_bound_concurrency_and_hand_over_in_order() -> None:
     slots.release()
     slots.release()
     assert slots.free == 2
+
+
+async def test_a_full_pool_falls_back_without_opening_the_breaker() -> None:
+    """MaxConnectionsError is our shortage, not Redis failing: nothing counts towards opening."""
+    breaker = CircuitBreaker(threshold=1)
+
+    async def full(_: object) -> None:
+        raise MaxConnectionsError("Too many connections")
+
+    async def fails(_: object) -> None:
+        raise RedisConnectionError("connection refused")
+
+    redis: Any = object()  # only passed through to the functions above
+    assert await breaker.call(redis, full, "test") is UNAVAILABLE
+    assert not breaker.is_open
+    assert await breaker.call(redis, fails, "test") is UNAVAILABLE
+    assert breaker.is_open

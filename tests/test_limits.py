@@ -199,3 +199,16 @@ async def test_a_burst_larger_than_the_pool_waits_instead_of_degrading(redis: Re
         )
     statuses = collections.Counter(r.status_code for r in responses)
     assert statuses == {200: 9, 429: 31}  # exact: the burst of 10 minus the filling request
+
+
+async def test_a_burst_of_readiness_probes_takes_one_connection(redis: Redis) -> None:
+    """Concurrent /readiness probes share one PING: they can never empty the pool that the
+    limiter's status path needs, nor open the circuit breaker."""
+    settings = make_settings(REDIS_URL=TEST_REDIS_URL, REDIS_MAX_CONNECTIONS="8")  # pool: 2 + 4
+    async with running_app(settings) as client:
+        responses = await asyncio.gather(
+            *(client.get("/readiness") for _ in range(60)),
+            *(client.get("/api/rate-limit-status") for _ in range(20)),
+        )
+    assert {r.status_code for r in responses} == {200}
+    assert all(r.json()["using_redis"] for r in responses[60:])

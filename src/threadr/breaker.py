@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisError
 
 from .deadline import Deadlines
 from .lane import Lane
@@ -75,7 +75,7 @@ class CircuitBreaker:
         max_concurrency: int = 64,
         timeout: float = 2.0,
     ) -> None:
-        self.timeout = timeout  # per Redis call, send and reply (the client sets none itself)
+        # Per Redis call, send and reply (the client sets no socket timeout itself).
         self._deadlines = Deadlines(timeout)
         self.threshold = threshold
         self.cooldown = cooldown
@@ -135,6 +135,10 @@ class CircuitBreaker:
     async def _attempt(self, call: Awaitable[T], what: str) -> T | Literal[Unavailable.REDIS]:
         try:
             result = await self._deadlines.run(call)  # TimeoutError is an OSError
+        except MaxConnectionsError as exc:
+            # Our own pool is full, not a Redis fault: fall back for this call, count nothing.
+            log.warning("Redis pool exhausted (%s: %r); using the in-process fallback", what, exc)
+            return UNAVAILABLE
         except (RedisError, OSError) as exc:
             self.failure()
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)

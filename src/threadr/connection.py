@@ -14,6 +14,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from .config import Settings
+from .singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class RedisWatch:
         self.timeout = timeout
         self.connected = False
         self._task: asyncio.Task[None] | None = None
+        self._pings = SingleFlight[bool]()
 
     @property
     def status(self) -> str:
@@ -96,8 +98,14 @@ class RedisWatch:
         return "connected" if self.connected else "disconnected"
 
     async def check(self) -> bool:
+        """Ping now; concurrent callers (a burst of /readiness probes) share one ping, so that
+        probes never take more than one pool connection."""
         if self.redis is None:
             return False
+        return await self._pings.run("ping", self._ping)
+
+    async def _ping(self) -> bool:
+        assert self.redis is not None
         try:
             async with asyncio.timeout(self.timeout):
                 await self.redis.ping()

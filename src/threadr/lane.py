@@ -12,8 +12,9 @@ name and the idle health check (a PING after 30 s unused) are redis-py's. `send_
 and `read_response` close the connection on any error or cancellation (a timeout included), so a
 connection never goes back to the idle list with a reply still due; the next use reconnects.
 
-A command that fails because a reused connection was closed while idle (a Redis restart, a
-proxy's idle timeout) is sent once more on a fresh connection, as redis-py's Retry would; like
+A command that fails with a connection error on a reused connection — closed while idle by a
+Redis restart or a proxy's idle timeout, or a LOADING reply just after a restart — is sent once
+more (on a fresh connection when redis-py closed the old one), as redis-py's Retry would; like
 redis-py's, that retry can run a command twice if the connection died after Redis ran it.
 Anything else goes to the circuit breaker, and the request to the in-process fallback.
 Left out: redis-py's OpenTelemetry hooks (off in this service) and its backoff between retries.
