@@ -92,8 +92,11 @@ def create_app(
             Route("/api/generate", routes.Generate(), methods=["POST"]),
             Route("/api/rate-limit-status", routes.rate_limit_status, methods=["GET"]),
             Route("/api/usage/status", routes.usage_status, methods=["GET"]),
-            Route("/health", health, methods=["GET", "HEAD"]),
-            Route("/", health, methods=["GET", "HEAD"]),
+            # GET and HEAD of these are answered ahead of the router (routes.Probes).
+            *(
+                Route(path, health, methods=sorted(routes.Probes.methods))
+                for path in routes.Probes.paths
+            ),
             Route("/readiness", routes.readiness, methods=["GET", "HEAD"]),
         ],
         exception_handlers={

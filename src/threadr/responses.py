@@ -1,4 +1,5 @@
-"""One JSON response class (msgspec-rendered) and the error body every failure uses."""
+"""JSON responses rendered by msgspec — a Response class for Starlette handlers, `send_json` for
+the plain-ASGI hot paths — and the error body every failure uses."""
 
 from __future__ import annotations
 
