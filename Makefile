@@ -41,12 +41,13 @@ test: lint ## lint, then the whole suite (starts a local Redis if none answers)
 unit: $(VENV)/.test ## unit tests only (no Redis needed)
 	$(BIN)/pytest -m "not integration"
 
-lint: $(VENV)/.test ## ruff (with the ASYNC rules) and mypy --strict
+lint: $(VENV)/.test ## ruff (with the ASYNC rules), mypy --strict, the architecture's contracts
 	$(BIN)/ruff check src tests bench locustfile.py
-	$(BIN)/mypy src
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench-extract: $(VENV)/.bench ## extraction quality and speed vs trafilatura and readability-lxml
-	$(BIN)/python bench/extract_bench.py
+	$(BIN)/python -m bench.extract_bench
 
 bench: $(VENV)/.bench ## service vs a bare reference app (wrk, own Redis): bench/results/perf.json, docs/performance.md
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

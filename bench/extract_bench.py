@@ -1,10 +1,10 @@
 """Benchmark of article extraction: our extractor vs trafilatura vs readability-lxml.
 
 Scores every extractor on the article-extraction dataset with the metric of
-`threadr.evaluation` and measures pages/second on one core, timing only the extraction call
+`bench/evaluation.py` and measures pages/second on one core, timing only the extraction call
 (on the raw, already un-gzipped bytes, so each tool does its own charset decoding).
 
-    .venv/bin/python bench/extract_bench.py [--repeat 3] [--only threadr] [--worst 10]
+    .venv/bin/python -m bench.extract_bench [--repeat 3] [--only threadr] [--worst 10]
 
 trafilatura runs as `trafilatura.extract(html, include_comments=False)` with its other defaults;
 readability-lxml's summary HTML is turned into text with selectolax before scoring.
@@ -24,24 +24,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from threadr.errors import Unprocessable
-from threadr.evaluation import (
-    Page,
+from bench.evaluation import (
+    LabelledPage,
     PageScore,
     dataset_dir,
     load_dataset,
     score_corpus,
     score_page,
 )
-from threadr.extract import extract
+from threadr.articles.extraction import extract
+from threadr.errors import Unprocessable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "extract.json"
 
-Extractor = Callable[[Page], str]
+Extractor = Callable[[LabelledPage], str]
 
 
-def run_threadr(page: Page) -> str:
+def run_threadr(page: LabelledPage) -> str:
     try:
         return extract(page.html, url=page.url).text
     except Unprocessable:
@@ -51,7 +51,7 @@ def run_threadr(page: Page) -> str:
 def make_trafilatura() -> Extractor:
     import trafilatura
 
-    def run(page: Page) -> str:
+    def run(page: LabelledPage) -> str:
         return trafilatura.extract(page.html, url=page.url, include_comments=False) or ""
 
     return run
@@ -63,7 +63,7 @@ def make_readability() -> Extractor:
 
     block = "p, div, li, h1, h2, h3, h4, h5, h6, pre, blockquote, tr, br, dd, dt, figcaption"
 
-    def run(page: Page) -> str:
+    def run(page: LabelledPage) -> str:
         summary = Document(page.html, url=page.url).summary(html_partial=True)
         tree = LexborHTMLParser(summary)
         # Separate block elements so that words of adjacent paragraphs do not fuse.
@@ -75,8 +75,8 @@ def make_readability() -> Extractor:
 
 
 def time_and_score(
-    name: str, fn: Extractor, pages: list[Page], repeat: int
-) -> tuple[dict[str, object], list[tuple[PageScore, Page, str]]]:
+    name: str, fn: Extractor, pages: list[LabelledPage], repeat: int
+) -> tuple[dict[str, object], list[tuple[PageScore, LabelledPage, str]]]:
     outputs: list[str] = []
     runs: list[float] = []
     for _ in range(repeat):
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     names = [args.only] if args.only else list(extractors)
     rows: list[dict[str, object]] = []
-    ours: list[tuple[PageScore, Page, str]] = []
+    ours: list[tuple[PageScore, LabelledPage, str]] = []
     for name in names:
         fn = extractors[name]()
         fn(pages[0])  # warm up imports and caches outside the timed passes

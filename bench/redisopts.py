@@ -2,7 +2,7 @@
 
 Depends on redis-py alone (no threadr import), so the same presets run in the throwaway
 virtualenvs of other redis-py versions that `bench/redispy.py` builds. "service" mirrors
-`threadr.connection.redis_options` + `create_redis`; the others change one thing each.
+`threadr.storage.client.redis_options` + `create_redis`; the others change one thing each.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _retry() -> Retry:
 
 
 def service_options() -> dict[str, Any]:
-    """What threadr.connection builds for a plain redis:// URL."""
+    """What threadr.storage.client builds for a plain redis:// URL."""
     return dict(
         socket_timeout=TIMEOUT,
         socket_connect_timeout=TIMEOUT,

@@ -1,27 +1,36 @@
-import fakeredis
-import pytest
-from redis.asyncio import Redis
+"""The thread cache: entries, their keys and layout version, Redis with a TTL, the memory LRU."""
 
-from threadr import keys
-from threadr.breaker import CircuitBreaker
-from threadr.cache import CACHE_SCHEMA, MemoryLRU, ThreadCache, decode_entry, encode_entry
-from threadr.models import CacheEntry, Tweet
+from __future__ import annotations
+
+import fakeredis
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from tests.factories import make_gateway, make_settings
+from threadr.cache import (
+    CACHE_SCHEMA,
+    CacheEntry,
+    MemoryLRU,
+    ThreadCache,
+    decode_entry,
+    encode_entry,
+    key_for,
+)
+from threadr.source import validate
+from threadr.storage.breaker import CircuitBreaker
+from threadr.storage.gateway import Gateway
+from threadr.writing.finalize import Tweet
 
 
 def entry(text: str = "hello") -> CacheEntry:
     tweet = Tweet(number=1, total=1, content=f"1/1 {text}", character_count=4 + len(text))
-    return CacheEntry(
-        schema=CACHE_SCHEMA,
-        thread=[tweet],
-        source_type="text",
-        title=None,
-        generator="offline",
-        created_at=1.0,
-    )
+    return CacheEntry.new([tweet], "text", None, "offline", 1.0)
 
 
 def test_entries_round_trip_and_garbage_is_a_miss() -> None:
     e = entry()
+    assert e.schema == CACHE_SCHEMA
     assert decode_entry(encode_entry(e)) == e
     assert decode_entry(None) is None
     assert decode_entry(b"\x00garbage") is None
@@ -49,7 +58,7 @@ def test_memory_lru_expires_and_evicts() -> None:
 
 
 async def test_memory_only_cache() -> None:
-    cache = ThreadCache(None, ttl_seconds=60, memory_entries=10)
+    cache = ThreadCache(Gateway(None), ttl_seconds=60, memory_entries=10)
     assert await cache.get("k") is None
     await cache.set("k", entry())
     assert await cache.get("k") == entry()
@@ -60,10 +69,10 @@ async def test_memory_only_cache() -> None:
 
 async def test_redis_cache_sets_ttl_under_the_documented_prefix() -> None:
     redis = fakeredis.FakeAsyncRedis()
-    cache = ThreadCache(redis, ttl_seconds=3600, memory_entries=10)
-    key = keys.cache_key("text", "ab" * 32)
+    cache = ThreadCache(make_gateway(redis), ttl_seconds=3600, memory_entries=10)
+    key = key_for(validate(None, "Some text.", make_settings()))
     await cache.set(key, entry())
-    assert key.startswith("threadr:cache:v1:text:")
+    assert key.startswith("threadr:cache:v1:text:") and len(key) == 22 + 64
     assert 3590 < await redis.ttl(key) <= 3600
     assert await cache.get(key) == entry()
     assert len(cache.memory) == 0  # Redis took it; memory is only the fallback
@@ -72,21 +81,17 @@ async def test_redis_cache_sets_ttl_under_the_documented_prefix() -> None:
 
 async def test_redis_down_falls_back_to_memory_behind_a_breaker() -> None:
     # Nothing listens on port 1: every call fails at once with a connection error.
-    redis = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=None)
+    redis = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     breaker = CircuitBreaker(threshold=1, cooldown=60)
-    cache = ThreadCache(redis, ttl_seconds=60, memory_entries=10, breaker=breaker)
+    cache = ThreadCache(Gateway(redis, breaker=breaker), ttl_seconds=60, memory_entries=10)
     await cache.set("k", entry())
     assert breaker.is_open
     assert await cache.get("k") == entry()  # served from memory without trying Redis
     await redis.aclose()
 
 
-@pytest.mark.integration
-async def test_real_redis_round_trip(redis: Redis) -> None:
-    cache = ThreadCache(redis, ttl_seconds=120, memory_entries=10)
-    key = keys.cache_key("url", "cd" * 32)
-    await cache.set(key, entry("real"))
-    assert await redis.ttl(key) in range(110, 121)
-    assert await cache.get(key) == entry("real")
-    assert await cache.delete(key)
-    assert await redis.exists(key) == 0
+def test_equal_inputs_share_a_key_and_kinds_never_do() -> None:
+    settings = make_settings()
+    shared = key_for(validate("https://Example.com/a?utm_source=x", None, settings))
+    assert shared == key_for(validate("https://example.com/a#top", None, settings))
+    assert shared != key_for(validate(None, "https://example.com/a", settings))

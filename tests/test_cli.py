@@ -2,12 +2,9 @@
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from threadr.cli import main
-
-from .conftest import threadr_servers
 
 TEXT = "Threads are short. Each tweet carries one idea. Numbers help readers follow along. " * 5
 
@@ -43,13 +40,3 @@ def test_check_config_explains_an_unreachable_redis(
     out = capsys.readouterr().out
     assert "Cannot reach Redis at redis://127.0.0.1:1" in out
     assert "offline writer" in out
-
-
-def test_serve_needs_nothing_but_the_installed_package(tmp_path: Path) -> None:
-    with threadr_servers(1, {}, cwd=tmp_path) as (port,):
-        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-        assert health.json()["status"] == "healthy"
-        made = httpx.post(f"http://127.0.0.1:{port}/api/generate", json={"text": TEXT}, timeout=10)
-        again = httpx.post(f"http://127.0.0.1:{port}/api/generate", json={"text": TEXT}, timeout=10)
-    assert made.status_code == 200 and made.headers["x-cache"] == "MISS"
-    assert again.headers["x-cache"] == "HIT" and again.json()["thread"] == made.json()["thread"]

@@ -1,29 +1,62 @@
 """The thread cache: msgpack-encoded entries in Redis with a TTL, or a bounded in-memory LRU.
 
-With Redis configured but unreachable, the in-memory LRU answers instead (behind a circuit
-breaker), so the service keeps serving; entries written then live only in this process.
+This module owns everything about an entry: its key (storage/keys.py names the prefix), its
+layout and version, encoding, and the hit/miss count — whichever path read it. With Redis
+configured but unreachable, the in-memory LRU answers instead (the gateway's breaker decides),
+so the service keeps serving; entries written then live only in this process.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import cast
 
 import msgspec
-from redis.asyncio import Redis
 
-from .breaker import UNAVAILABLE, CircuitBreaker
-from .lane import Lane, pack
-from .models import CacheEntry
-
-log = logging.getLogger(__name__)
+from .source import Source, SourceType
+from .storage.gateway import UNAVAILABLE, Gateway
+from .storage.keys import cache_key
+from .writing.finalize import Tweet
+from .writing.writer import Generator
 
 CACHE_SCHEMA = 1
+
+
+class CacheEntry(msgspec.Struct, array_like=True):
+    """A cached thread. Stored as msgpack; `schema` guards against decoding an old layout.
+
+    Evolution: new fields go at the end with a default; an incompatible change bumps both
+    CACHE_SCHEMA and the key version in storage/keys.py instead of migrating stored data.
+    """
+
+    schema: int
+    thread: list[Tweet]
+    source_type: SourceType
+    title: str | None
+    generator: Generator
+    created_at: float
+
+    @classmethod
+    def new(
+        cls,
+        thread: list[Tweet],
+        source_type: SourceType,
+        title: str | None,
+        generator: Generator,
+        created_at: float,
+    ) -> CacheEntry:
+        """An entry of the current layout."""
+        return cls(CACHE_SCHEMA, thread, source_type, title, generator, created_at)
+
+
 _encode = msgspec.msgpack.Encoder().encode
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
+
+
+def key_for(source: Source) -> str:
+    """The cache key of a validated input: its kind and the digest of its normalised value."""
+    return cache_key(source.kind, source.digest)
 
 
 def encode_entry(entry: CacheEntry) -> bytes:
@@ -74,27 +107,19 @@ class MemoryLRU:
 
 
 class ThreadCache:
-    """Reads and writes cache entries; `redis=None` means memory only."""
+    """Reads and writes cache entries through the gateway, or in memory when it cannot."""
 
-    def __init__(
-        self,
-        redis: Redis | None,
-        *,
-        ttl_seconds: int,
-        memory_entries: int,
-        breaker: CircuitBreaker | None = None,
-        lane: Lane | None = None,
-    ) -> None:
-        self.redis = redis
-        self.lane = lane  # reads on a cache hit's fast path (lane.py); writes use the pool
+    def __init__(self, gateway: Gateway, *, ttl_seconds: int, memory_entries: int) -> None:
+        self.gateway = gateway
         self.ttl_seconds = ttl_seconds
         self.memory = MemoryLRU(memory_entries)
-        self.breaker = breaker or CircuitBreaker()
+        # Per process, for /metrics (issue #14: threadr_cache_requests_total).
         self.hits = 0
         self.misses = 0
 
-    def record(self, entry: CacheEntry | None) -> CacheEntry | None:
-        """Count a lookup's outcome (callers that fetched the raw bytes themselves use this)."""
+    def accept(self, raw: bytes | None) -> CacheEntry | None:
+        """The entry in bytes someone else read from Redis (admission's limiter call), counted."""
+        entry = decode_entry(raw)
         if entry is None:
             self.misses += 1
         else:
@@ -102,28 +127,20 @@ class ThreadCache:
         return entry
 
     async def get(self, key: str) -> CacheEntry | None:
-        raw = await self.breaker.call(
-            self.redis,
-            lambda redis: redis.get(key),
-            "cache read",
-            lane=self.lane,
-            on_lane=lambda lane: lane.execute(pack(b"GET", key.encode())),
-        )
+        raw = await self.gateway.get(key, "cache read")
         if raw is UNAVAILABLE:
             raw = self.memory.get(key)
-        return self.record(decode_entry(cast("bytes | None", raw)))  # no decode_responses
+        return self.accept(raw)
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: int | None = None) -> None:
         """Store an entry; a Redis failure is logged and the entry kept in memory instead."""
         raw = encode_entry(entry)
         ttl = ttl_seconds or self.ttl_seconds
-        stored = await self.breaker.call(
-            self.redis, lambda redis: redis.set(key, raw, ex=ttl), "cache write"
-        )
+        stored = await self.gateway.call(lambda r: r.set(key, raw, ex=ttl), "cache write")
         if stored is UNAVAILABLE:
             self.memory.set(key, raw, ttl)
 
     async def delete(self, key: str) -> bool:
         removed = self.memory.delete(key)
-        deleted = await self.breaker.call(self.redis, lambda redis: redis.delete(key), "delete")
+        deleted = await self.gateway.call(lambda r: r.delete(key), "delete")
         return (deleted is not UNAVAILABLE and bool(deleted)) or removed

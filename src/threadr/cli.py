@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_generate(settings, args.url, text, offline=args.offline))
     if command == "extract":
         return asyncio.run(_extract(settings, args.sources))
-    from .doctor import check_config
+    from .checks import check_config
 
     return asyncio.run(check_config(settings))
 
@@ -64,10 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .web.app import create_app
+    from .web.middleware.freeze import FreezeAfterStartup
 
     uvicorn.run(
-        create_app(settings),
+        FreezeAfterStartup(create_app(settings)),
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
@@ -83,19 +84,17 @@ async def _generate(settings: Settings, url: str | None, text: str | None, *, of
     import contextlib
     import dataclasses
 
-    from .generate import validate
-    from .models import GenerateRequest
-    from .state import build_state
+    from .services import build_services
+    from .source import validate
 
-    request = GenerateRequest(url=url) if text is None else GenerateRequest(text=text)
     # One-off runs need no shared cache: memory only, and no OpenAI with --offline.
     settings = dataclasses.replace(
         settings, redis_url=None, openai_api_key=None if offline else settings.openai_api_key
     )
     async with contextlib.AsyncExitStack() as stack:
-        state = await build_state(settings, stack)
+        services = await build_services(settings, stack)
         try:
-            entry = await state.service.generate(validate(request, settings))
+            entry = await services.pipeline.generate(validate(url, text, settings))
         except ThreadrError as exc:
             print(f"error: {exc.detail}", file=sys.stderr)
             return 1
@@ -107,8 +106,8 @@ async def _generate(settings: Settings, url: str | None, text: str | None, *, of
 
 
 async def _extract(settings: Settings, sources: list[str]) -> int:
-    from .extract import extract
-    from .fetch import Fetcher
+    from .articles.extraction import extract
+    from .articles.fetch import Fetcher
 
     encode = msgspec.json.encode
     failed = False

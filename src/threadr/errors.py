@@ -1,24 +1,24 @@
 """The one exception tree of the service, and the HTTP status and code each maps to.
 
     ThreadrError                      500 internal_error (never raised for client input)
-    ├── BadRequest                    400 invalid_json / not_an_object
-    ├── PayloadTooLarge               413 payload_too_large
-    ├── UnsupportedMediaType          415 unsupported_media_type
-    ├── ValidationFailed              422 validation_error
+    ├── BadRequest                    400 invalid_json / not_an_object / client_disconnected
     ├── Unauthorized                  401 unauthorized
     ├── QuotaExceeded                 402 quota_exceeded
     ├── Forbidden                     403 forbidden
-    │   └── BlockedURL                403 url_blocked
+    │   └── BlockedURL                403 url_blocked (url_scheme, url_private …)
     ├── NotFound                      404 not_found
     ├── Conflict                      409 conflict
-    ├── Unprocessable                 422 (no article, unsupported type, too large a page …)
+    ├── PayloadTooLarge               413 payload_too_large
+    ├── UnsupportedMediaType          415 unsupported_media_type
+    ├── ValidationFailed              422 validation_error (url_or_text, text_too_long …)
+    ├── Unprocessable                 422 unprocessable (no_article, page_too_large …)
     ├── RateLimited                   429 rate_limited
     ├── FetchFailed                   502 fetch_failed
-    ├── FetchTimeout                  504 fetch_timeout
-    └── ServiceUnavailable            503 service_unavailable
+    ├── ServiceUnavailable            503 service_unavailable
+    └── FetchTimeout                  504 fetch_timeout
 
-Domain code raises these; `app.py` turns each into a JSON body `{"detail", "code", ...}`.
-`detail` is one sentence a person understands; `code` is stable for machines.
+Domain code raises these; `web/app.py` turns each into a JSON body `{"detail", "code", ...}`
+(web/responses.py). `detail` is one sentence a person understands; `code` is stable for machines.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class BadRequest(ThreadrError):
 
 
 class Unauthorized(ThreadrError):
+    """Raised by the admin and account endpoints (issues #11, #12): a missing or wrong key/token."""
+
     status = 401
     code = "unauthorized"
 
@@ -73,16 +75,15 @@ class BlockedURL(Forbidden):
 
 
 class NotFound(ThreadrError):
+    """Raised by GET /api/threads/{id} (issue #11); Starlette's router answers unknown paths."""
+
     status = 404
     code = "not_found"
 
 
-class MethodNotAllowed(ThreadrError):
-    status = 405
-    code = "method_not_allowed"
-
-
 class Conflict(ThreadrError):
+    """Raised by POST /api/auth/register (issue #11): the email is taken."""
+
     status = 409
     code = "conflict"
 
@@ -120,6 +121,8 @@ class FetchFailed(ThreadrError):
 
 
 class ServiceUnavailable(ThreadrError):
+    """Raised by writes that must reach Redis (accounts, email capture; issues #11, #12)."""
+
     status = 503
     code = "service_unavailable"
 

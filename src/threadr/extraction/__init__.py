@@ -1,1 +1,0 @@
-"""Building blocks of `threadr.extract`: charset decoding, page metadata, content scoring."""

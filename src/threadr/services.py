@@ -1,0 +1,108 @@
+"""The wiring: builds every collaborator of a process from the settings (for the app's lifespan
+and for the CLI), closing on the exit stack only what it built."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from . import __version__
+from .articles.fetch import Fetcher
+from .cache import ThreadCache
+from .config import Settings
+from .generate import ThreadService
+from .limits import quota, ratelimit
+from .limits.admission import Admission
+from .limits.quota import Quota
+from .limits.ratelimit import Limiter
+from .storage.client import create_redis
+from .storage.gateway import Gateway
+from .storage.watch import RedisWatch
+from .writing.model import OpenAIWriter, create_openai_client
+from .writing.writer import ThreadWriter
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The ready collaborators every request reads from the lifespan state."""
+
+    settings: Settings
+    gateway: Gateway
+    cache: ThreadCache
+    admission: Admission
+    quota: Quota
+    pipeline: ThreadService
+    watch: RedisWatch
+    version: str = __version__
+
+
+async def build_services(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    *,
+    redis: Redis | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    openai_client: Any | None = None,
+    fetcher: Any | None = None,
+) -> Services:
+    """Build what was not injected; register on `stack` the closing of only what was built here."""
+    if redis is None:
+        redis = create_redis(settings)
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+    watch = RedisWatch(redis, timeout=settings.redis_timeout_seconds)
+    await watch.start()
+    stack.push_async_callback(watch.stop)
+
+    gateway = Gateway.for_settings(settings, redis)
+    stack.push_async_callback(gateway.aclose)
+    if watch.connected:
+        await gateway.load(ratelimit.SCRIPT, quota.SCRIPT)
+
+    if fetcher is None:
+        fetcher = Fetcher(settings, transport=http_transport)
+        stack.push_async_callback(fetcher.aclose)
+    if openai_client is None and settings.openai_api_key:
+        openai_client = create_openai_client(settings.openai_api_key, settings.openai_base_url)
+        stack.push_async_callback(openai_client.close)
+    openai_writer = None
+    if openai_client is not None:
+        openai_writer = OpenAIWriter(
+            openai_client,
+            model=settings.openai_model,
+            budget=settings.openai_timeout_seconds,
+            max_tweets=settings.max_thread_tweets,
+        )
+
+    cache = ThreadCache(
+        gateway,
+        ttl_seconds=settings.cache_ttl_seconds,
+        memory_entries=settings.cache_memory_entries,
+    )
+    writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
+    pipeline = ThreadService(settings, cache=cache, writer=writer, fetcher=fetcher)
+    log.info(
+        "Threadr %s ready: redis=%s, writer=%s",
+        __version__,
+        watch.status,
+        "openai" if openai_writer else "offline",
+    )
+    return Services(
+        settings=settings,
+        gateway=gateway,
+        cache=cache,
+        admission=Admission(Limiter(gateway, settings), cache),
+        quota=Quota(gateway, settings),
+        pipeline=pipeline,
+        watch=watch,
+    )
+

@@ -1,0 +1,201 @@
+"""How every Redis call travels: on the lane when it has a free connection (lane.py), else on the
+client's pool behind a bound on calls in flight; under one deadline (deadline.py) and one circuit
+breaker (breaker.py), so that with Redis down or slow a call answers UNAVAILABLE — use the
+in-process fallback — instead of an error or a hang. Stores call `get`, `script` or `call` and
+never see a connection or a packed byte. Redis Cluster plugs in here (a later issue)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import MaxConnectionsError, RedisError
+
+from threadr.config import Settings
+
+from .breaker import CircuitBreaker
+from .client import split_connections
+from .deadline import Deadlines
+from .lane import Lane, command
+from .scripts import Script, ScriptCall
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Unavailable(enum.Enum):
+    """What the gateway returns instead of an answer: use the in-process fallback."""
+
+    REDIS = "redis"
+
+
+UNAVAILABLE = Unavailable.REDIS
+Reply = Any  # whatever Redis answered, as redis-py parses it (bytes, int, list, None …)
+
+
+class Slots:
+    """A counting semaphore whose uncontended acquire is one comparison. asyncio.Semaphore
+    costs several coroutine frames and a generator per call, measurable on every cache hit."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # release() hands its slot straight to us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot, but cancelled before using it: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
+class Gateway:
+    """The one way to Redis for every store; `redis=None` (not configured) answers UNAVAILABLE."""
+
+    def __init__(
+        self,
+        redis: Redis | None,
+        *,
+        lane: Lane | None = None,
+        pool_slots: int = 64,
+        timeout: float = 2.0,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.redis = redis
+        self.lane = lane
+        # One breaker for every store: when Redis is down, all of them skip it at once.
+        self.breaker = breaker or CircuitBreaker()
+        # Per call, send and reply (the client sets no socket timeout itself: client.py).
+        self._deadlines = Deadlines(timeout)
+        # At most as many pool calls in flight as the pool has connections: a burst waits here
+        # for a free one instead of the pool raising (which would push exact limits into memory).
+        self._slots = Slots(pool_slots)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, redis: Redis | None) -> Gateway:
+        """A process's gateway: REDIS_MAX_CONNECTIONS split between the lane (the one command of
+        every cache hit) and the pool (everything else), so the two never hold more together."""
+        lane_size, pool_size = split_connections(settings.redis_max_connections)
+        lane = Lane(redis, lane_size) if redis is not None and lane_size else None
+        return cls(redis, lane=lane, pool_slots=pool_size, timeout=settings.redis_timeout_seconds)
+
+    async def aclose(self) -> None:
+        """Close the lane's connections (the client, and so the pool, belongs to its maker)."""
+        if self.lane is not None:
+            await self.lane.aclose()
+
+    @property
+    def configured(self) -> bool:
+        """A Redis is configured (whether or not it answers)."""
+        return self.redis is not None
+
+    @property
+    def available(self) -> bool:
+        """Calls go to Redis now: it is configured and the breaker is closed."""
+        return self.redis is not None and not self.breaker.is_open
+
+    async def call(self, fn: Callable[[Redis], Awaitable[T]], what: str) -> T | Unavailable:
+        """`fn(redis)` on a pooled connection: any redis-py command or pipeline."""
+        redis = self.redis
+        if redis is None or not self.breaker.allow():
+            return UNAVAILABLE
+        return await self._pooled(redis, fn, what)
+
+    async def get(self, key: str, what: str) -> bytes | Unavailable | None:
+        """GET `key` (bytes, or None when absent)."""
+        redis = self.redis
+        if redis is None or not self.breaker.allow():
+            return UNAVAILABLE
+        lane = self.lane
+        if lane is not None and lane.free:
+            # No await between `free` and the call's start: the connection is still there.
+            return await self._attempt(lane.execute(command(b"GET", key.encode())), what)
+        # No decode_responses on this client: a value is bytes.
+        return await self._pooled(redis, lambda r: r.get(key), what)  # type: ignore[arg-type,return-value]
+
+    async def script(
+        self, call: ScriptCall, keys: Sequence[bytes], args: Sequence[bytes], what: str
+    ) -> Reply | Unavailable:
+        """Run `call`'s script with these keys and arguments (its constant tail follows)."""
+        redis = self.redis
+        if redis is None or not self.breaker.allow():
+            return UNAVAILABLE
+        lane = self.lane
+        if lane is not None and lane.free:
+            return await self._attempt(call.run_on(lane, keys, args), what)
+        return await self._pooled(redis, lambda r: call.run(r, keys, args), what)
+
+    async def script_and_get(
+        self,
+        call: ScriptCall,
+        keys: Sequence[bytes],
+        args: Sequence[bytes],
+        get: bytes,
+        what: str,
+    ) -> tuple[list[Reply], bytes | None] | Unavailable:
+        """`script`, and GET `get` in the same round trip: the script's reply and the value.
+
+        The scripts that offer this read a key passed after their own as the last element of
+        their reply (`call` counts it among its keys); a wrong-type key reads as None."""
+        reply = await self.script(call, (*keys, get), args, what)
+        if reply is UNAVAILABLE:
+            return UNAVAILABLE
+        value = reply.pop()
+        return reply, value if isinstance(value, bytes) else None
+
+    async def load(self, *scripts: Script) -> None:
+        """Register scripts at start-up (saves the first requests sending the source). A failure
+        is harmless (EVAL after NOSCRIPT covers it), so it is skipped, never raised."""
+        redis = self.redis
+        if redis is None:
+            return
+        try:
+            async with asyncio.timeout(self._deadlines.timeout):
+                for script in scripts:
+                    await script.load(redis)
+        except (RedisError, OSError) as exc:
+            log.info("Lua scripts not registered at start-up (%r); EVAL will register them", exc)
+
+    async def _pooled(
+        self, redis: Redis, fn: Callable[[Redis], Awaitable[T]], what: str
+    ) -> T | Unavailable:
+        await self._slots.acquire()
+        try:
+            return await self._attempt(fn(redis), what)  # made only once it has a slot
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, call: Awaitable[T], what: str) -> T | Unavailable:
+        try:
+            result = await self._deadlines.run(call)  # TimeoutError is an OSError
+        except MaxConnectionsError as exc:
+            # Our own pool is full, not a Redis fault: fall back for this call, count nothing.
+            log.warning("Redis pool exhausted (%s: %r); using the in-process fallback", what, exc)
+            return UNAVAILABLE
+        except (RedisError, OSError) as exc:
+            self.breaker.failure()
+            log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
+            return UNAVAILABLE
+        self.breaker.success()
+        return result

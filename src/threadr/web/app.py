@@ -1,0 +1,112 @@
+"""The ASGI application: routes, lifespan-owned resources, error mapping, outer middleware."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from threadr.config import Settings
+from threadr.errors import ThreadrError
+from threadr.services import Services, build_services
+
+from . import health, limits
+from .generate import Generate
+from .middleware.edge import EdgeHeaders
+from .middleware.probes import Probes
+from .responses import error_json, error_response
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+CORS_ALLOW_HEADERS = ["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["X-Cache", "X-Request-ID", "RateLimit", "RateLimit-Policy", "Retry-After"]
+CORS_METHODS = ["GET", "POST", "DELETE", "OPTIONS"]
+_HTTP_ERRORS = {
+    404: ("not_found", "There is no such endpoint."),
+    405: ("method_not_allowed", "That method is not allowed on this endpoint."),
+}
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: Redis | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    openai_client: Any | None = None,
+    fetcher: Any | None = None,
+) -> ASGIApp:
+    """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Services]]:
+        async with contextlib.AsyncExitStack() as stack:
+            yield {
+                "threadr": await build_services(
+                    settings,
+                    stack,
+                    redis=redis,
+                    http_transport=http_transport,
+                    openai_client=openai_client,
+                    fetcher=fetcher,
+                )
+            }
+
+    async def threadr_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ThreadrError)
+        return error_json(exc)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code, detail = _HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)))
+        return error_response(exc.status_code, detail, code, dict(exc.headers or {}))
+
+    async def server_error(_: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error", exc_info=exc)
+        detail = "Something went wrong on our side; please try again."
+        if not settings.production:
+            detail = f"{detail} ({type(exc).__name__}: {exc})"
+        return error_response(500, detail, "internal_error")
+
+    probe = health.HealthEndpoint()
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/api/generate", Generate(), methods=["POST"]),
+            Route("/api/rate-limit-status", limits.rate_limit_status, methods=["GET"]),
+            Route("/api/usage/status", limits.usage_status, methods=["GET"]),
+            *(Route(path, probe, methods=sorted(Probes.methods)) for path in health.PATHS),
+            Route("/readiness", health.readiness, methods=["GET", "HEAD"]),
+        ],
+        exception_handlers={
+            ThreadrError: threadr_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    # Outermost first: CORS → request id and security headers → health probes → Starlette
+    # (middleware/__init__.py says why there).
+    inner = EdgeHeaders(Probes(app, probe, health.PATHS), hsts=settings.production)
+    if not settings.cors_origins:
+        return inner  # no origin may call from a browser: nothing for CORS to add
+    return CORSMiddleware(
+        inner,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=CORS_METHODS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=600,
+    )

@@ -1,0 +1,56 @@
+"""POST /api/generate: a numbered thread from `{"url"}` or `{"text"}`."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.types import Receive, Scope, Send
+
+from threadr.cache import key_for
+from threadr.errors import ThreadrError
+from threadr.limits.admission import QuotaAccount
+from threadr.services import Services
+from threadr.source import validate
+
+from .bodies import decode_body, read_body
+from .identity import client_host
+from .limits import rate_limit_headers, rate_limited
+from .responses import encode, send_json
+from .schemas import GenerateRequest, ThreadResponse
+
+_decode_generate = msgspec.json.Decoder(GenerateRequest)
+
+
+class Generate:
+    """Plain ASGI, not a Request → Response handler (Starlette's Route takes a class instance as
+    an ASGI app): the one deliberate exception to the house style, because a cache hit is the
+    hot path and Starlette's request and response objects cost more than the rest of it
+    (docs/performance.md). Errors raised here reach the app's exception handlers as from any
+    route: nothing has been sent before they are raised.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app: Services = scope["state"]["threadr"]
+        body = await read_body(scope, receive, app.settings.max_body_bytes)
+        request = decode_body(body, _decode_generate)
+        source = validate(request.url, request.text, app.settings)
+        who = client_host(scope)
+        decision, entry = await app.admission.enter(who, key_for(source))
+        headers = rate_limit_headers(decision)
+        if not decision.allowed:
+            raise rate_limited(decision, headers)
+        cached = entry is not None  # a hit costs no quota
+        if entry is None:
+            try:
+                entry = await app.pipeline.generate(source, QuotaAccount(app.quota, who))
+            except ThreadrError as exc:
+                exc.headers.update(headers)  # errors after the limiter carry its headers too
+                raise
+        response = ThreadResponse(
+            thread=entry.thread,
+            source_type=entry.source_type,
+            title=entry.title,
+            cached=cached,
+            generator=entry.generator,
+        )
+        headers["X-Cache"] = "HIT" if cached else "MISS"
+        await send_json(send, encode(response), headers)

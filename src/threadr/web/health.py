@@ -1,0 +1,63 @@
+"""GET /health, GET / and GET /readiness: what load balancers and operators probe."""
+
+from __future__ import annotations
+
+import functools
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from threadr.services import Services
+
+from .responses import JSON, error_response, send_json
+from .schemas import Health, Readiness
+from .schemas import Services as ServiceStates
+from .state import services
+
+# GET and HEAD of these are answered ahead of Starlette (middleware/probes.py).
+PATHS = ("/health", "/")
+
+
+def health(app: Services) -> Health:
+    return _health_of(app.watch.status, bool(app.settings.openai_api_key), app.version)
+
+
+@functools.cache
+def _health_of(redis: str, openai: bool, version: str) -> Health:
+    return Health(
+        status="degraded" if redis == "disconnected" else "healthy",
+        services=ServiceStates(
+            redis=redis,  # type: ignore[arg-type]
+            openai="configured" if openai else "not_configured",
+        ),
+        version=version,
+    )
+
+
+@functools.cache
+def _health_body(health: Health) -> bytes:
+    return msgspec.json.encode(health)
+
+
+class HealthEndpoint:
+    """200 while the process can serve; Redis state from the watcher. Load balancers call this
+    constantly: plain ASGI, its few possible bodies encoded once."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_json(send, _health_body(health(scope["state"]["threadr"])), {})
+
+
+async def readiness(request: Request) -> Response:
+    """503 while a configured Redis does not answer (checked live)."""
+    app = services(request)
+    if app.watch.redis is not None and not await app.watch.check():
+        return error_response(
+            503,
+            "Redis is configured but does not answer.",
+            "redis_unavailable",
+            {"Retry-After": "5"},
+            ready=False,
+        )
+    return JSON(Readiness(ready=True, health=health(app)))

@@ -1,0 +1,77 @@
+"""The limiter and the quota as the client sees them: RateLimit headers and 429 wording from a
+decision, GET /api/rate-limit-status and GET /api/usage/status."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from threadr.errors import RateLimited
+from threadr.limits.policies import Decision
+
+from .identity import client_host
+from .responses import JSON
+from .schemas import PolicyStatus, RateLimitStatus
+from .state import services
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """Headers of draft-ietf-httpapi-ratelimit-headers-10, plus Retry-After when denied."""
+    closest = decision.closest
+    if closest is None:
+        return {}
+    headers = {
+        "RateLimit-Policy": decision.policy_header,
+        "RateLimit": f'"{closest.name}";r={closest.remaining};t={closest.reset}',
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(max(decision.retry_after, closest.reset, 1))
+    return headers
+
+
+def rate_limited(decision: Decision, headers: dict[str, str]) -> RateLimited:
+    """The 429 of a denied decision, in words."""
+    closest = decision.closest
+    window = f" ({closest.limit} requests per {_span(closest.window)})" if closest else ""
+    wait = decision.retry_after or (closest.reset if closest else 1)
+    return RateLimited(f"Too many requests{window}; try again in {_span(wait)}.", headers=headers)
+
+
+def _span(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"
+
+
+async def rate_limit_status(request: Request) -> Response:
+    """GET /api/rate-limit-status: the caller's limits, without consuming anything."""
+    limiter = services(request).admission.limiter
+    settings = limiter.settings
+    decision = await limiter.peek(client_host(request.scope))
+    hourly = decision.policy("hourly")
+    limit = hourly.limit if hourly else settings.rate_limit_requests
+    remaining = hourly.remaining if hourly else limit
+    reset = hourly.full_reset if hourly else 0
+    return JSON(
+        RateLimitStatus(
+            requests_used=limit - remaining,
+            requests_remaining=remaining,
+            total_limit=limit,
+            window_hours=settings.rate_limit_window_hours,
+            minutes_until_reset=-(-reset // 60),
+            reset_in_seconds=reset,
+            using_redis=limiter.using_redis,
+            enabled=limiter.enabled,
+            policies=[
+                PolicyStatus(p.name, p.limit, p.window, p.remaining, p.full_reset)
+                for p in decision.policies
+            ],
+        )
+    )
+
+
+async def usage_status(request: Request) -> Response:
+    """GET /api/usage/status: the caller's free-tier usage."""
+    return JSON(await services(request).quota.status(client_host(request.scope)))

@@ -1,0 +1,239 @@
+"""Shaping any writer's output into the final thread: recover, clean, split to fit, number."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import msgspec
+
+from threadr.errors import Unprocessable
+
+from .fit import has_content, pack, tweet_budget
+from .twittertext import weighted_length
+
+_FENCE = re.compile(r"^\s*(?:```|~~~)")
+_RULE = re.compile(r"^\s*(?:[-*_=~]\s*){3,}$")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+# What a chat model says around a thread rather than in it, matched on whole short lines only.
+_CHATTER = re.compile(
+    r"""^[\W_]*(?:
+        (?:sure|certainly|absolutely|of\s+course|okay|ok|alright|great)[!.]+
+            (?:\s+(?:here|below|i've|i\s+have)\b.*)?
+      | here(?:'s|’s|\s+is|\s+are)\s+(?:your|the|a|an|my)\b.{0,100}?\b(?:thread|tweets?)\b.*
+      | (?:(?:a|the|your|twitter|x)\s+)*thread(?:\s*\(\d+\s+tweets?\))?\W*
+      | (?:let\s+me\s+know|feel\s+free\s+to|would\s+you\s+like|do\s+you\s+want\s+me|want\s+me\s+to
+        |shall\s+i|should\s+i|if\s+you(?:'d|’d|\s+would)\s+like|(?:i\s+)?hope\s+(?:this|that)\s+helps
+        |i\s+can\s+(?:also\s+)?(?:adjust|tweak|make|shorten|expand|rewrite|add))\b.*
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CHATTER_MAX = 200
+
+# Numbering a model wrote itself (see _is_numbering for which of it is stripped).
+_MARKER = (
+    r"[(\[]\s*(?P<bracket>\d{1,3})\s*/\s*\d{1,3}\s*[)\]]"
+    r"|(?:tweet|post)\s*\#?\s*(?P<named>\d{1,3})(?:\s*(?:/|of)\s*\d{1,3})?"
+    r"|(?P<i>\d{1,3})\s*/\s*(?P<n>\d{1,3})"
+    r"|(?P<open>\d{1,3})/(?!\s*\d)"
+    r"|(?P<listed>\d{1,3})[.):]"
+)
+_SUFFIX = r"(?:\*\*|__)?[ \t]*[:.)\-–—]?(?:\*\*|__)?(?:\s+|$)"
+_LEADING = re.compile(
+    rf"^(?P<keep>🧵\s*)?(?:[-*•+]\s+)?(?:\*\*|__)?\s*(?:{_MARKER}){_SUFFIX}", re.IGNORECASE
+)
+_TRAILING = re.compile(
+    r"(?:^|\s+)(?:[(\[]\s*(?P<bracket>\d{1,3})\s*/\s*\d{1,3}\s*[)\]]|(?P<i>\d{1,3})/(?P<n>\d{1,3}))"
+    r"\s*$"
+)
+_BULLET = re.compile(r"^\s*[-*•+]\s+")
+_CLOSER = re.compile(
+    r"\b(?:takeaways?|bottom\s+line|in\s+(?:short|summary|sum|conclusion)|tl;?dr|to\s+sum\s+up"
+    r"|wrap(?:s|ping)?\s+up|that(?:'|’)s\s+(?:it|a\s+wrap|the\s+gist)|the\s+gist|share|retweet"
+    r"|repost|read\s+(?:the\s+)?(?:full|whole|rest|more|article|piece|post)|thanks\s+for\s+reading"
+    r"|final\s+thoughts?|summary)\b|[👇🔗🔁]",
+    re.IGNORECASE,
+)
+_JSON_START = re.compile(r"[\[{]")
+_JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"(\s*:)?')  # a string, and whether it is a key
+_JSON_ATTEMPTS = 20
+_DECODER = json.JSONDecoder()
+
+
+class Tweet(msgspec.Struct):
+    number: int
+    total: int
+    content: str  # "i/n text"
+    character_count: int  # X weighted length of `content`, <= 280
+
+
+def recover_tweets(reply: str) -> list[str]:
+    """Tweets from a reply that is not the JSON asked for: a JSON array or object inside it,
+    else its numbered or bulleted items, else its paragraphs (or lines, if only one)."""
+    embedded = _embedded_json(reply)
+    if embedded:
+        return embedded
+    lines = [
+        _HEADING.sub("", line).strip()
+        for line in reply.splitlines()
+        if not _FENCE.match(line) and not _RULE.match(line)
+    ]
+    if "\n".join(lines).strip().startswith(("{", "[")):  # JSON cut short, say at the token limit
+        return _json_strings("\n".join(lines))
+    tweets = []
+    for group in _groups(lines):
+        text = _BOLD.sub(lambda m: m[1] or m[2], _drop_chatter("\n".join(group)))
+        if has_content(text):
+            tweets.append(text.strip())
+    return tweets
+
+
+def finalize(raw: list[str], *, max_tweets: int = 25) -> list[Tweet]:
+    """Clean, split and number a writer's tweets; every numbered tweet fits 280 weighted
+    characters and there are between 1 and `max_tweets` of them."""
+    if not 1 <= max_tweets <= 999:
+        raise ValueError(f"max_tweets must be between 1 and 999, not {max_tweets}")
+    budget = tweet_budget(max_tweets)
+    kept = [text for text in (_drop_chatter(item) for item in raw) if text]
+    shared = _shared_numbering(kept)
+    items = [
+        text
+        for place, item in enumerate(kept, 1)
+        if has_content(text := _strip_numbering(item, place, len(kept), shared))
+    ]
+    if not items:
+        raise Unprocessable(
+            "The writer returned no usable tweets: everything was empty, numbering or chatter."
+        )
+    parts = [pack(item, budget) for item in items]
+    bodies = [chunk for part in parts for chunk in part]
+    if len(bodies) > max_tweets:
+        # Cut from the middle rather than lose the wrap-up the thread was written to end on.
+        tail = parts[-1] if _CLOSER.search(items[-1]) and len(parts[-1]) < max_tweets else []
+        bodies = bodies[: max_tweets - len(tail)] + tail
+    n = len(bodies)
+    contents = [f"{i}/{n} {body}" for i, body in enumerate(bodies, 1)]
+    return [
+        Tweet(number=i, total=n, content=text, character_count=weighted_length(text))
+        for i, text in enumerate(contents, 1)
+    ]
+
+
+def _drop_chatter(text: str) -> str:
+    lines = [
+        line.rstrip()
+        for line in text.strip().splitlines()
+        if not (_FENCE.match(line) or _RULE.match(line))
+        and not (len(line) <= _CHATTER_MAX and _CHATTER.match(line.strip()))
+    ]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _shared_numbering(items: list[str]) -> set[str]:
+    """The "i/n" styles, leading or trailing, that two items and half of them or more carry: a
+    model's own numbering even when its count is off (say, an unnumbered hook before "1/6")."""
+    leading = sum(bool((m := _numbered(item)) and m["i"]) for item in items)
+    trailing = sum(bool((m := _TRAILING.search(item)) and m["i"]) for item in items)
+    styles = {"leading": leading, "trailing": trailing}
+    return {style for style, n in styles.items() if n >= 2 and 2 * n >= len(items)}
+
+
+def _strip_numbering(text: str, place: int, count: int, shared: set[str]) -> str:
+    lead = _LEADING.match(text)
+    if lead and _is_numbering(lead, place, count, "leading" in shared):
+        text = (lead["keep"] or "") + text[lead.end() :]
+    trail = _TRAILING.search(text)
+    in_order = trail is not None and (trail["i"], trail["n"]) == (str(place), str(count))
+    if trail and (trail["bracket"] or "trailing" in shared or in_order):
+        text = text[: trail.start()]
+    return text.strip()
+
+
+def _is_numbering(match: re.Match[str], place: int, count: int, shared: bool) -> bool:
+    """Brackets, "Tweet 3" and "3/" always are; "3/7" when it is in order or the list's own
+    style (so "24/7" and a lone "1/3 of voters" stay); "3." only in its own place."""
+    if match["bracket"] or match["named"] or match["open"]:
+        return True
+    if match["i"]:
+        number, total = int(match["i"]), int(match["n"])
+        after_hook = (number, total) == (place - 1, count - 1)  # the hook went unnumbered
+        return number <= total and (shared or number == place or total == count or after_hook)
+    return int(match["listed"]) == place
+
+
+def _numbered(line: str) -> re.Match[str] | None:
+    """Numbering that starts a tweet in a list; "24/7" is not numbering."""
+    match = _LEADING.match(line)
+    return None if match and match["i"] and int(match["i"]) > int(match["n"]) else match
+
+
+def _groups(lines: list[str]) -> list[list[str]]:
+    """Numbered lines (else bulleted ones) each start a tweet and take the lines under them;
+    without either, paragraphs are tweets, or lines if there is a single paragraph."""
+    numbered = any(_numbered(line) for line in lines)
+    bulleted = not numbered and any(_BULLET.match(line) for line in lines)
+    groups: list[list[str]] = []
+    current: list[str] | None = None
+    for line in lines:
+        match = _numbered(line) if numbered else _BULLET.match(line) if bulleted else None
+        if match:
+            current = [line[match.end() :]]
+            groups.append(current)
+        elif not line:
+            if current is not None and any(current):
+                current = None  # a blank line ends a tweet that has text
+        elif current is None:
+            current = [line]
+            groups.append(current)
+        else:
+            current.append(line)
+    listed = numbered or bulleted
+    return [[line] for line in groups[0]] if len(groups) == 1 and not listed else groups
+
+
+def _embedded_json(reply: str) -> list[str]:
+    for attempt, match in enumerate(_JSON_START.finditer(reply)):
+        if attempt == _JSON_ATTEMPTS:
+            break
+        try:
+            value, _ = _DECODER.raw_decode(reply, match.start())
+        except (ValueError, RecursionError):
+            continue
+        tweets = _json_tweets(value)
+        if tweets:
+            return tweets
+    return []
+
+
+def _json_strings(reply: str) -> list[str]:
+    texts: list[str] = []
+    for literal, key in _JSON_STRING.findall(reply):
+        if key:
+            continue
+        try:
+            text = json.loads(f'"{literal}"')
+        except ValueError:
+            continue
+        if isinstance(text, str) and text.strip():
+            texts.append(text.strip())
+    return texts
+
+
+def _json_tweets(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        for key in ("tweets", "thread", "posts", "items"):
+            if key in value:
+                return _json_tweets(value[key])
+        lists = [item for item in value.values() if isinstance(item, list)]
+        return _json_tweets(lists[0]) if lists else []
+    if not isinstance(value, list):
+        return []
+    texts = []
+    for item in value:
+        if isinstance(item, dict):
+            item = next((item[k] for k in ("text", "content", "tweet", "body") if k in item), None)
+        if isinstance(item, str) and item.strip():
+            texts.append(item.strip())
+    return texts

@@ -1,0 +1,147 @@
+"""The OpenAI writer: Chat Completions with structured output, retried within a time budget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+import openai
+from openai import AsyncOpenAI
+from openai.types.shared_params import ResponseFormatJSONSchema
+
+from .finalize import recover_tweets
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You turn articles into engaging X (Twitter) threads. Write in the article's language. "
+    "The first tweet is a hook that makes people want to read on; the middle tweets carry the "
+    "article's key points, facts and numbers in order, one idea per tweet; the last tweet wraps "
+    "up with the takeaway. Each tweet at most 250 characters, plain text, at most one hashtag "
+    "in the whole thread, no numbering (it is added later), no preamble. "
+    'Reply with JSON only: {"tweets": ["...", "..."]}.'
+)
+
+# Structured output: the model must return exactly this object (JSON schema response format).
+RESPONSE_FORMAT: ResponseFormatJSONSchema = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "thread",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"tweets": {"type": "array", "items": {"type": "string"}}},
+            "required": ["tweets"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+# Worth another try: throttling, server errors, timeouts and dropped connections.
+_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 8.0
+
+
+class _Reply(msgspec.Struct):
+    tweets: list[str]
+
+
+_decode_reply = msgspec.json.Decoder(_Reply).decode
+
+
+class WriterFailed(Exception):
+    """OpenAI gave no usable thread within the budget; the caller falls back to offline."""
+
+
+def create_openai_client(
+    api_key: str, base_url: str | None, http_client: Any | None = None
+) -> AsyncOpenAI:
+    """One client per process; retries are ours (max_retries=0) so the total budget holds."""
+    return AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, http_client=http_client)
+
+
+def parse_reply(content: str | None) -> list[str]:
+    """Tweets from a reply: the JSON object we asked for, else recovered from its lines."""
+    if not content:
+        return []
+    try:
+        return _decode_reply(content).tweets
+    except msgspec.DecodeError:
+        return recover_tweets(content)
+
+
+class OpenAIWriter:
+    """Chat Completions with a JSON schema, retried with backoff inside `budget` seconds."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        model: str,
+        budget: float,
+        max_tweets: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.budget = budget
+        self.max_tweets = max_tweets
+        self._sleep = sleep
+
+    async def write(self, text: str, title: str | None) -> list[str]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.budget
+        attempt = 0
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    try:
+                        return await self._attempt(text, title, deadline - loop.time())
+                    except _RETRYABLE as exc:
+                        delay = _retry_delay(exc, attempt)
+                        if loop.time() + delay >= deadline:
+                            raise WriterFailed(f"OpenAI kept failing: {exc}") from exc
+                        log.info("OpenAI attempt %d failed (%s); retrying", attempt + 1, exc)
+                        attempt += 1
+                        await self._sleep(delay)
+        except TimeoutError as exc:
+            raise WriterFailed(f"OpenAI took longer than {self.budget:g} s") from exc
+        except openai.OpenAIError as exc:  # 400/401/403/404 …: retrying will not help
+            raise WriterFailed(f"OpenAI refused the request: {exc}") from exc
+
+    async def _attempt(self, text: str, title: str | None, remaining: float) -> list[str]:
+        heading = f"Title: {title}\n\n" if title else ""
+        response = await self.client.chat.completions.create(
+            model=self.model,
+            messages=[
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {
+                    "role": "user",
+                    "content": f"Write a thread of at most {self.max_tweets} tweets about this "
+                    f"article.\n\n{heading}{text}",
+                },
+            ],
+            response_format=RESPONSE_FORMAT,
+            timeout=max(remaining, 0.001),
+        )
+        message = response.choices[0].message if response.choices else None
+        tweets = parse_reply(message.content if message else None)
+        if not any(t.strip() for t in tweets):
+            raise WriterFailed("OpenAI replied without any tweets")
+        return tweets
+
+
+def _retry_delay(exc: Exception, attempt: int) -> float:
+    """Honour a server's Retry-After; else exponential backoff with full jitter."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            return min(float(response.headers.get("retry-after", "")), _BACKOFF_CAP)
+        except ValueError:
+            pass
+    return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))  # noqa: S311

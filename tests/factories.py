@@ -1,0 +1,151 @@
+"""Factories the tests share: settings, apps, a gateway, a broken Redis, a mock OpenAI, a clock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+from asgi_lifespan import LifespanManager
+from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.types import Receive, Scope, Send
+
+from threadr.config import Settings
+from threadr.services import Services
+from threadr.storage.breaker import CircuitBreaker
+from threadr.storage.gateway import Gateway
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "article-extraction"
+
+
+def make_settings(**env: str) -> Settings:
+    """Settings from a plain mapping, as the service would read them from the environment."""
+    return Settings.from_env(env)
+
+
+def limit_settings(**limits: Any) -> Settings:
+    """Settings with these RATE_LIMIT_* and FREE_TIER_* fields (burst=3 → rate_limit_burst=3;
+    free tier ones keep their prefix: free_tier_daily_limit=2)."""
+    fields = {k if k.startswith("free_tier_") else f"rate_limit_{k}": v for k, v in limits.items()}
+    return Settings(**fields)
+
+
+class Clock:
+    """A settable clock (seconds since the epoch) to inject wherever time matters."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def make_gateway(
+    redis: Any | None, *, threshold: int = 3, timeout: float = 2.0, **options: Any
+) -> Gateway:
+    """A gateway on `redis` (a fakeredis, a real client or a BrokenRedis) without a lane."""
+    return Gateway(redis, breaker=CircuitBreaker(threshold=threshold), timeout=timeout, **options)
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, **seams: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and a client that talks to it in-process."""
+    async with running_services(settings, **seams) as (client, _):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    settings: Settings, **seams: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+    """`running_app`, and the collaborators its lifespan built (to watch what happens inside)."""
+    from threadr.web.app import create_app
+
+    app = create_app(settings, **seams)
+    lifespan_state: dict[str, Any] = {}
+
+    async def capturing(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            lifespan_state.update(state=scope["state"])
+        await app(scope, receive, send)
+
+    async with LifespanManager(capturing) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client, lifespan_state["state"]["threadr"]
+
+
+class BrokenRedis:
+    """Fails every call like an unreachable server, and counts the attempts."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.calls += 1
+        raise RedisConnectionError("connection refused")
+
+    def __getattr__(self, command: str) -> Any:
+        return self.execute_command  # GET, SET, MGET …: every command fails the same way
+
+
+def chat_completion(content: str) -> dict[str, Any]:
+    """A minimal Chat Completions response body carrying `content`."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-test",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+class MockOpenAI:
+    """An OpenAI HTTP API in-process (httpx2.MockTransport under the official SDK).
+
+    `replies` is consumed in order; each item is a status code with a body, a callable, or
+    an exception to raise. The last item repeats.
+    """
+
+    def __init__(self, *replies: Any) -> None:
+        self.replies = list(replies)
+        self.calls = 0
+        self.requests: list[dict[str, Any]] = []
+
+    async def handler(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(json.loads(request.content))
+        reply = self.replies[min(self.calls, len(self.replies) - 1)]
+        self.calls += 1
+        if callable(reply):
+            reply = await reply(request)
+        if isinstance(reply, BaseException):
+            raise reply
+        status, body = reply
+        headers = {"retry-after": "0"} if status == 429 else {}
+        return httpx2.Response(status, json=body, headers=headers)
+
+    def client(self) -> Any:
+        from threadr.writing.model import create_openai_client
+
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(self.handler))
+        return create_openai_client("sk-test", "http://openai.test/v1", http_client=http)
+
+
+def tweets_reply(*tweets: str) -> tuple[int, dict[str, Any]]:
+    return 200, chat_completion(json.dumps({"tweets": list(tweets)}))

@@ -1,0 +1,64 @@
+"""Real `threadr serve` processes for the tests that need separate processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_for_startup(proc: subprocess.Popen[bytes]) -> None:
+    """Read the server's log until uvicorn says it is up (or the process dies)."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    seen = b""
+    while b"Application startup complete" not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"threadr serve did not start in 30 s: {seen.decode()}"
+        ready, _, _ = select.select([proc.stderr], [], [], remaining)
+        # os.read, not readline: a buffered reader could hold lines select() cannot see.
+        chunk = os.read(proc.stderr.fileno(), 65536) if ready else b""
+        assert chunk or proc.poll() is None, f"threadr serve exited: {seen.decode()}"
+        seen += chunk
+
+
+@contextlib.contextmanager
+def threadr_servers(
+    count: int, env: dict[str, str], cwd: Path | None = None
+) -> Iterator[list[int]]:
+    """`count` real `threadr serve` processes (only the installed package, the given env; no
+    inherited REDIS_*/OPENAI_* variables); yields their ports and stops them afterwards."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "OPENAI"))}
+    threadr = str(Path(sys.executable).with_name("threadr"))
+    ports = [free_port() for _ in range(count)]
+    procs = [
+        subprocess.Popen(  # noqa: S603 - our own console script
+            [threadr, "serve", "--port", str(port)],
+            cwd=cwd,
+            env=base | env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for port in ports
+    ]
+    try:
+        for proc in procs:
+            _wait_for_startup(proc)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.communicate(timeout=10)  # also closes the stderr pipe

@@ -1,0 +1,40 @@
+"""The Redis client's options and its connection budget (TLS verified against a real server in
+integration/test_tls.py)."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from tests.factories import make_settings
+from threadr.storage.client import create_redis, redis_options, split_connections
+
+
+@pytest.mark.parametrize(
+    ("total", "shares"), [(1, (0, 1)), (2, (1, 1)), (8, (6, 2)), (64, (48, 16))]
+)
+def test_max_connections_is_split_between_lane_and_pool(
+    total: int, shares: tuple[int, int]
+) -> None:
+    assert split_connections(total) == shares
+
+
+def test_no_redis_url_means_no_client() -> None:
+    assert create_redis(make_settings()) is None
+
+
+def test_the_deadline_is_ours_and_the_pool_is_its_share() -> None:
+    options = redis_options(make_settings(REDIS_MAX_CONNECTIONS="8", REDIS_TIMEOUT_SECONDS="1.5"))
+    # No socket timeout (it costs a Task per command): the gateway's deadline bounds each call.
+    assert options["socket_timeout"] is None and options["socket_connect_timeout"] == 1.5
+    assert options["max_connections"] == 2 + 4  # the pool's share, and 4 spare
+    assert "ssl_cert_reqs" not in options  # redis:// is not TLS
+
+
+def test_tls_is_verified_unless_explicitly_made_insecure() -> None:
+    secure = redis_options(make_settings(REDIS_URL="rediss://h:6380"))
+    assert secure["ssl_cert_reqs"] == ssl.CERT_REQUIRED and secure["ssl_check_hostname"]
+    assert secure["ssl_min_version"] == ssl.TLSVersion.TLSv1_2
+    insecure = redis_options(make_settings(REDIS_URL="rediss://h:6380", REDIS_TLS_INSECURE="1"))
+    assert insecure["ssl_cert_reqs"] == ssl.CERT_NONE and not insecure["ssl_check_hostname"]
