@@ -37,9 +37,9 @@ from bench.stack import HUGE
 async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any]:
     from asgi_lifespan import LifespanManager
 
+    from threadr.cli import frozen_heap
     from threadr.config import Settings
     from threadr.web.app import create_app
-    from threadr.web.middleware.freeze import FreezeAfterStartup
 
     env = {
         "ENVIRONMENT": "production",
@@ -63,7 +63,7 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         await redis.aclose()
         app: Any = create_reference()
     else:
-        app = FreezeAfterStartup(create_app(Settings.from_env(env)))  # as `threadr serve` runs it
+        app = create_app(Settings.from_env(env), while_serving=frozen_heap)  # as `threadr serve`
     post = path == "/api/generate"
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(HIT_BODY))]
     scope_base = {

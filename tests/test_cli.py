@@ -1,10 +1,14 @@
 """The `threadr` command, run as a newcomer would run it."""
 
+import gc
 from pathlib import Path
 
 import pytest
+from asgi_lifespan import LifespanManager
 
-from threadr.cli import main
+from tests.factories import make_settings, running_app
+from threadr.cli import frozen_heap, main
+from threadr.web.app import create_app
 
 TEXT = "Threads are short. Each tweet carries one idea. Numbers help readers follow along. " * 5
 
@@ -40,3 +44,12 @@ def test_check_config_explains_an_unreachable_redis(
     out = capsys.readouterr().out
     assert "Cannot reach Redis at redis://127.0.0.1:1" in out
     assert "offline writer" in out
+
+
+async def test_only_threadr_serve_freezes_start_up_objects() -> None:
+    async with running_app(make_settings()) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert gc.get_freeze_count() == 0  # an app alone (every test's) leaves the GC alone
+    async with LifespanManager(create_app(make_settings(), while_serving=frozen_heap)):
+        assert gc.get_freeze_count() > 10_000  # what start-up built is out of the GC's scans
+    assert gc.get_freeze_count() == 0  # and collectable again after shutdown

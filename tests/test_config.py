@@ -1,7 +1,13 @@
+"""Settings: defaults that need nothing, every problem listed at once, secrets never shown."""
+
+from pathlib import Path
+
 import pytest
 
-from threadr.config import Settings
+from threadr.config import Settings, variables
 from threadr.errors import ConfigError
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def test_defaults_need_no_variable() -> None:
@@ -84,3 +90,15 @@ def test_secrets_never_show_in_repr_or_errors() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env({"API_KEYS": "short-secret"})
     assert "short-secret" not in str(info.value)
+
+
+def test_every_variable_is_documented_once() -> None:
+    table = [
+        line for line in DOCS.read_text(encoding="utf-8").splitlines() if line.startswith("| `")
+    ]
+    documented = [line.split("`")[1] for line in table]
+    assert sorted(documented) == sorted(variables())
+
+
+def test_a_default_is_the_fields_own() -> None:
+    assert Settings.from_env({}) == Settings()

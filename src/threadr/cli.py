@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import gzip
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -61,14 +63,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Start-up's objects frozen out of the garbage collector while the app serves.
+
+    Start-up builds ~100k long-lived objects (the SDKs' models among them); every full
+    collection would scan them all again (~26 ms each on the bench machine; the cache hit's p99
+    went 52 → 15 ms once frozen). The young generations are collected first, so that start-up's
+    own garbage is not frozen too; thawed at shutdown, for processes that go on (the bench).
+    """
+    gc.collect(1)
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from .web.app import create_app
-    from .web.middleware.freeze import FreezeAfterStartup
 
     uvicorn.run(
-        FreezeAfterStartup(create_app(settings)),
+        create_app(settings, while_serving=frozen_heap),
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
@@ -81,7 +99,6 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 
 async def _generate(settings: Settings, url: str | None, text: str | None, *, offline: bool) -> int:
-    import contextlib
     import dataclasses
 
     from .services import build_services

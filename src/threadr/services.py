@@ -105,4 +105,3 @@ async def build_services(
         pipeline=pipeline,
         watch=watch,
     )
-

@@ -1,15 +1,10 @@
-"""The pure-ASGI layers: request ids and security headers on every response, CORS, the health
-probes' shortcut, and the GC freeze that only `threadr serve` applies."""
-
-import gc
+"""The pure-ASGI layers: request ids and security headers on every response, CORS, and the
+health probes' shortcut."""
 
 import httpx
-from asgi_lifespan import LifespanManager
 from starlette.types import Receive, Scope, Send
 
 from tests.factories import make_settings, running_app
-from threadr.web.app import create_app
-from threadr.web.middleware.freeze import FreezeAfterStartup
 from threadr.web.middleware.probes import Probes
 
 ARTICLE = "Headers ride on every answer. A request id ties a log line to a response. " * 4
@@ -52,15 +47,6 @@ async def test_cors_preflight_and_exposed_headers() -> None:
     for name in ("x-cache", "x-request-id", "ratelimit", "ratelimit-policy", "retry-after"):
         assert name in exposed
     assert "access-control-allow-origin" not in foreign.headers
-
-
-async def test_only_threadr_serve_freezes_start_up_objects() -> None:
-    async with running_app(make_settings()) as client:
-        assert (await client.get("/health")).status_code == 200
-        assert gc.get_freeze_count() == 0  # an app alone (every test's) leaves the GC alone
-    async with LifespanManager(FreezeAfterStartup(create_app(make_settings()))):
-        assert gc.get_freeze_count() > 10_000  # what start-up built is out of the GC's scans
-    assert gc.get_freeze_count() == 0  # and collectable again after shutdown
 
 
 async def test_probes_answer_health_ahead_of_the_app() -> None:

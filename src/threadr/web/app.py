@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -47,22 +47,25 @@ def create_app(
     http_transport: httpx.AsyncBaseTransport | None = None,
     openai_client: Any | None = None,
     fetcher: Any | None = None,
+    while_serving: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> ASGIApp:
-    """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest."""
+    """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest.
+    `while_serving()` is entered once start-up is done and left at shutdown: `threadr serve`
+    freezes the heap there (a process-wide effect, so never every test's app)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Services]]:
         async with contextlib.AsyncExitStack() as stack:
-            yield {
-                "threadr": await build_services(
-                    settings,
-                    stack,
-                    redis=redis,
-                    http_transport=http_transport,
-                    openai_client=openai_client,
-                    fetcher=fetcher,
-                )
-            }
+            services = await build_services(
+                settings,
+                stack,
+                redis=redis,
+                http_transport=http_transport,
+                openai_client=openai_client,
+                fetcher=fetcher,
+            )
+            with while_serving():
+                yield {"threadr": services}
 
     async def threadr_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ThreadrError)

@@ -2,5 +2,4 @@
 
 Order (outermost first), set in web/app.py: CORS (when origins are configured) → EdgeHeaders
 (request id, security headers) → Probes (health answered ahead of Starlette) → Starlette. They
-sit outside Starlette's ServerErrorMiddleware, so even a 500 carries every header.
-`freeze` is not in that chain: `threadr serve` wraps the app in it (a process-wide effect)."""
+sit outside Starlette's ServerErrorMiddleware, so even a 500 carries every header."""
