@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 from asgi_lifespan import LifespanManager
+from fakeredis import FakeAsyncRedis as FakeRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.types import Receive, Scope, Send
 
@@ -34,6 +36,17 @@ def limit_settings(**limits: Any) -> Settings:
     free tier ones keep their prefix: free_tier_daily_limit=2)."""
     fields = {k if k.startswith("free_tier_") else f"rate_limit_{k}": v for k, v in limits.items()}
     return Settings(**fields)
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0) -> None:
+    """Wait for `condition` to hold (checked every 5 ms), or fail the test after `within` s:
+    for states nothing signals, such as a command blocked inside Redis or a timer's tick."""
+    async with asyncio.timeout(within):
+        while True:
+            result = condition()
+            if result if isinstance(result, bool) else await result:
+                return
+            await asyncio.sleep(0.005)
 
 
 class Clock:
@@ -82,6 +95,18 @@ async def running_services(
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client, lifespan_state["state"]["threadr"]
+
+
+class CountingRedis(FakeRedis):
+    """fakeredis that records the name of every command it is sent."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.commands: list[str] = []
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.commands.append(str(args[0]))
+        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
 
 class BrokenRedis:

@@ -2,6 +2,7 @@
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -53,3 +54,14 @@ async def test_only_threadr_serve_freezes_start_up_objects() -> None:
     async with LifespanManager(create_app(make_settings(), while_serving=frozen_heap)):
         assert gc.get_freeze_count() > 10_000  # what start-up built is out of the GC's scans
     assert gc.get_freeze_count() == 0  # and collectable again after shutdown
+
+
+async def test_serve_freezes_the_heap_once_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.update(app=app, **options))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["serve", "--port", "8123"]) == 0
+    assert served["port"] == 8123 and served["proxy_headers"] is True
+    async with LifespanManager(served["app"]):
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0

@@ -1,10 +1,11 @@
 """Settings: defaults that need nothing, every problem listed at once, secrets never shown."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from threadr.config import Settings, variables
+from threadr.config import Settings
 from threadr.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -97,8 +98,16 @@ def test_every_variable_is_documented_once() -> None:
         line for line in DOCS.read_text(encoding="utf-8").splitlines() if line.startswith("| `")
     ]
     documented = [line.split("`")[1] for line in table]
-    assert sorted(documented) == sorted(variables())
+    variables = [name for f in dataclasses.fields(Settings) for name in f.metadata["env"]]
+    assert sorted(documented) == sorted(variables)
 
 
 def test_a_default_is_the_fields_own() -> None:
     assert Settings.from_env({}) == Settings()
+
+
+def test_settings_built_in_code_are_bounded_too() -> None:
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REQUESTS must be between 1"):
+        Settings(rate_limit_requests=0)
+    with pytest.raises(ConfigError, match="REDIS_TIMEOUT_SECONDS"):
+        dataclasses.replace(Settings(), redis_timeout_seconds=0.0)

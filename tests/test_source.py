@@ -80,6 +80,15 @@ def test_unusable_urls_are_refused_with_a_reason(
     assert caught.value.code == code
 
 
+def test_the_refusals_are_sentences_shared_with_the_fetcher() -> None:
+    with pytest.raises(BlockedURL) as scheme:
+        validate("ftp://example.com/file", None, SETTINGS)
+    assert scheme.value.detail == "Only http:// and https:// links can be fetched."
+    with pytest.raises(BlockedURL) as userinfo:
+        parse_target("https://user:pw@example.com/", SETTINGS)  # a redirect hop, say
+    assert userinfo.value.detail == "Links with a user name or password in them are not fetched."
+
+
 def test_a_source_carries_its_normal_form_and_digest() -> None:
     source = validate(" https://Example.com/a?utm_source=x ", None, SETTINGS)
     assert source == Source("url", "https://example.com/a", digest("https://example.com/a"))

@@ -116,6 +116,13 @@ class Settings:
     api_keys: tuple[str, ...] = _var("API_KEYS", (), each=_api_key)
     forwarded_allow_ips: tuple[str, ...] = _var("FORWARDED_ALLOW_IPS", ("127.0.0.1",), each=str)
 
+    def __post_init__(self) -> None:
+        # Also for settings built in code (tests, tools), not only from the environment: a
+        # limit of 0 would divide by zero deep inside the limiter instead of saying why here.
+        problems = _out_of_bounds(self)
+        if problems:
+            raise ConfigError("Invalid configuration:\n" + "\n".join(f"  - {m}" for m in problems))
+
     @property
     def production(self) -> bool:
         return self.environment == "production"
@@ -144,6 +151,7 @@ class Settings:
             for f in dataclasses.fields(cls):
                 if f.metadata["in_production"] is not None and p.unset(f):
                     values[f.name] = f.metadata["in_production"]
+        p.problems += _out_of_bounds(values)
         redis_url = values["redis_url"]
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             p.problems.append(
@@ -162,9 +170,18 @@ class Settings:
         return cls(**values)
 
 
-def variables() -> list[str]:
-    """Every environment variable the settings read (for the documentation's test)."""
-    return [name for f in dataclasses.fields(Settings) for name in f.metadata["env"]]
+def _out_of_bounds(settings: Settings | dict[str, Any]) -> list[str]:
+    """A sentence for every number outside its field's bounds."""
+    get = settings.get if isinstance(settings, dict) else lambda name: getattr(settings, name)
+    problems = []
+    for f in dataclasses.fields(Settings):
+        lo, hi, value = f.metadata["lo"], f.metadata["hi"], get(f.name)
+        if lo is not None and not lo <= value <= hi:
+            shown = f"{value:g}" if isinstance(value, float) else f"{value}"
+            problems.append(
+                f"{f.metadata['env'][0]} must be between {lo:g} and {hi:g}, not {shown}."
+            )
+    return problems
 
 
 class _Parser:
@@ -187,7 +204,7 @@ class _Parser:
             elif isinstance(default, bool):
                 value = self._boolean(name)
             elif isinstance(default, int | float):
-                value = self._number(name, type(default), spec["lo"], spec["hi"])
+                value = self._number(name, type(default))
             elif spec["choices"]:
                 value = self._choice(name, spec["choices"])
             else:
@@ -217,13 +234,13 @@ class _Parser:
         if value is None:
             return None
         if value.lower() not in options:
-            self.problems.append(f"{name} must be one of {', '.join(options)}, not {value!r}.")
+            self.problems.append(
+                f"{name} must be one of {', '.join(options)}, not {value.lower()!r}."
+            )
             return None
         return value.lower()
 
-    def _number(
-        self, name: str, kind: Callable[[str], float], lo: float, hi: float
-    ) -> float | None:
+    def _number(self, name: str, kind: Callable[[str], float]) -> float | None:
         raw = self._text(name)
         if raw is None:
             return None
@@ -233,10 +250,7 @@ class _Parser:
             shown = "a whole number" if kind is int else "a number"
             self.problems.append(f"{name} must be {shown}, not {raw!r}.")
             return None
-        if not lo <= value <= hi:
-            self.problems.append(f"{name} must be between {lo:g} and {hi:g}, not {raw}.")
-            return None
-        return value
+        return value  # its bounds are checked with every other field's (_out_of_bounds)
 
     def _items(self, name: str, convert: Callable[[str], Any]) -> tuple[Any, ...] | None:
         raw = self.env.get(name)

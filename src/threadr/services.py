@@ -36,7 +36,6 @@ class Services:
     """The ready collaborators every request reads from the lifespan state."""
 
     settings: Settings
-    gateway: Gateway
     cache: ThreadCache
     admission: Admission
     quota: Quota
@@ -98,7 +97,6 @@ async def build_services(
     )
     return Services(
         settings=settings,
-        gateway=gateway,
         cache=cache,
         admission=Admission(Limiter(gateway, settings), cache),
         quota=Quota(gateway, settings),

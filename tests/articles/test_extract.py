@@ -1,4 +1,4 @@
-"""Tests of threadr.extract (charset, title, body, failures) and of the evaluation metric."""
+"""Extraction (charset, title, body, failures) and the evaluation metric of bench/evaluation.py."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from tests.factories import TEST_REDIS_URL, limit_settings
+from tests.factories import TEST_REDIS_URL, limit_settings, until
 from threadr.cache import CacheEntry, ThreadCache
 from threadr.limits.ratelimit import Limiter
 from threadr.storage.breaker import CircuitBreaker
@@ -28,6 +28,11 @@ async def client(redis: Redis) -> AsyncIterator[Redis]:
     named = Redis.from_url(TEST_REDIS_URL, client_name=NAME.decode())
     yield named
     await named.aclose()
+
+
+async def blocked_clients(redis: Redis, n: int) -> bool:
+    blocked: int = (await redis.info("clients"))["blocked_clients"]
+    return blocked == n
 
 
 async def lane_connections(redis: Redis) -> int:
@@ -53,7 +58,7 @@ async def test_a_cancelled_command_never_leaves_a_reply_behind(redis: Redis, cli
     lane = Lane(client, 1)
     try:
         blocked = asyncio.create_task(lane.execute(command(b"BLPOP", b"queue", b"2")))
-        await asyncio.sleep(0.1)
+        await until(lambda: blocked_clients(redis, 1))  # Redis holds the BLPOP
         blocked.cancel()
         with pytest.raises(asyncio.CancelledError):
             await blocked
@@ -82,7 +87,7 @@ async def test_it_opens_no_more_than_its_size(redis: Redis, client: Redis) -> No
     lane = Lane(client, 2)
     try:
         waits = [asyncio.create_task(lane.execute(command(b"BLPOP", b"q", b"0.2"))) for _ in "ab"]
-        await asyncio.sleep(0.05)
+        await until(lambda: blocked_clients(redis, 2))
         assert not lane.free
         assert await asyncio.gather(*waits) == [None, None]
         assert lane.free
@@ -128,11 +133,11 @@ async def test_the_gateway_prefers_a_free_lane_and_counts_its_failures(redis: Re
     full = Gateway(redis, lane=Lane(redis, 0))  # never a free connection: the pool answers
     assert await full.get("threadr:k", "test") == b"v"
     down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
-    lane = Lane(down, 1)
-    gateway = Gateway(down, lane=lane, breaker=CircuitBreaker(threshold=1))
+    lane = Lane(down, 1)  # a lane that cannot connect, beside a pool that works
+    gateway = Gateway(redis, lane=lane, breaker=CircuitBreaker(threshold=1))
     try:
-        assert await gateway.get("threadr:k", "test") is UNAVAILABLE
-        assert not gateway.available  # the lane's failure counted
+        assert await gateway.get("threadr:k", "test") is UNAVAILABLE  # it took the free lane
+        assert not gateway.available  # and the lane's failure counted
     finally:
         await lane.aclose()
         await down.aclose()

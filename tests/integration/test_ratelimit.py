@@ -47,7 +47,7 @@ async def test_concurrent_hits_are_exact(redis: Redis) -> None:
 async def test_script_flush_mid_run_raises_nothing(redis: Redis) -> None:
     limiter = Limiter(Gateway(redis), limit_settings(burst=40, burst_seconds=3600))
     decisions: list[Decision] = []
-    for _ in range(5):  # flushes racing with hits, some of them mid-pipeline
+    for _ in range(5):  # flushes racing with hits, with and without a read along
         results = await asyncio.gather(
             *(limiter.hit("u", read="k" if i % 2 else None) for i in range(10)),
             *(redis.script_flush() for _ in range(3)),

@@ -7,7 +7,7 @@ from typing import Any
 
 from fakeredis.aioredis import FakeRedis
 
-from tests.factories import BrokenRedis, limit_settings, make_gateway
+from tests.factories import BrokenRedis, CountingRedis, limit_settings, make_gateway
 from threadr.cache import CacheEntry, ThreadCache, encode_entry
 from threadr.limits.admission import Admission, QuotaAccount
 from threadr.limits.quota import Quota
@@ -25,20 +25,8 @@ def admission(redis: Any, **limits: Any) -> Admission:
     return Admission(Limiter(gateway, limit_settings(**limits)), cache)
 
 
-class Counting(FakeRedis):
-    """fakeredis that counts the commands it is sent."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.commands: list[str] = []
-
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.commands.append(str(args[0]))
-        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-
 async def test_a_hit_is_one_command_and_counted(fake: FakeRedis) -> None:
-    counting = Counting(server=fake.connection_pool.connection_kwargs["server"])
+    counting = CountingRedis(server=fake.connection_pool.connection_kwargs["server"])
     await fake.set(KEY, encode_entry(ENTRY))
     door = admission(counting)
     await door.limiter.gateway.load(SCRIPT)  # as at start-up

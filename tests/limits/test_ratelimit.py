@@ -187,7 +187,7 @@ async def test_identity_cannot_reach_another_slot(make_limiter: MakeLimiter, fak
 # --- Redis behaviour on fakeredis -------------------------------------------------------------
 
 
-async def test_also_get_returns_the_cached_value(make_limiter: MakeLimiter, fake: Any) -> None:
+async def test_a_read_along_returns_the_cached_value(make_limiter: MakeLimiter, fake: Any) -> None:
     await fake.set("threadr:cache:v1:url:abc", b"entry")
     limiter = make_limiter()
     assert (await limiter.hit("u", read="threadr:cache:v1:url:abc"))[1] == b"entry"

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.factories import until
 from threadr.storage.deadline import Deadlines
 
 
@@ -37,14 +38,14 @@ async def test_only_the_slow_calls_of_many_time_out() -> None:
 async def test_the_timer_is_disarmed_when_nothing_is_in_flight() -> None:
     deadlines = Deadlines(1.0, tick=0.01)
     assert await deadlines.run(answer("x")) == "x"
-    await asyncio.sleep(0.05)
-    assert deadlines._timer is None and not deadlines._due
+    assert not deadlines._due
+    await until(lambda: deadlines._timer is None)  # at its next tick, with nothing to watch
 
 
 async def test_someone_elses_cancel_stays_a_cancel() -> None:
     deadlines = Deadlines(5.0, tick=0.01)
     task = asyncio.create_task(deadlines.run(answer("never", after=5)))
-    await asyncio.sleep(0.05)
+    await until(lambda: bool(deadlines._due))  # the call is in flight
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -150,3 +150,37 @@ async def test_pool_calls_wait_for_a_slot_instead_of_failing() -> None:
     release.set()
     assert await asyncio.gather(*calls) == [7, 7, 7]
     assert most == 1
+
+
+class RecordingLane:
+    """Stands in for the lane: always free, records what it is sent."""
+
+    free = True
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def execute(self, packed: bytes) -> Any:
+        self.sent.append(packed)
+        return [1, 0, 0, 0]
+
+
+async def test_only_reads_and_hot_scripts_take_the_lane(fake: FakeRedis) -> None:
+    """The lane carries the cache hit's one command; misses and status calls queue elsewhere."""
+    lane = RecordingLane()
+    gateway = Gateway(fake, lane=lane)  # type: ignore[arg-type]
+    hot = ScriptCall(LIMITER, keys=1, argc=2, tail=(b"60000000", b"1"), hot=True)
+    await gateway.script(ONE_POLICY, (b"threadr:rl:{c}:burst",), NOW, "cold")
+    await gateway.call(lambda r: r.set("threadr:y", b"1"), "write")
+    assert lane.sent == []
+    await gateway.script(hot, (b"threadr:rl:{c}:burst",), NOW, "hot")
+    await gateway.get("threadr:y", "cache read")
+    assert len(lane.sent) == 2 and lane.sent[1].startswith(b"*2\r\n$3\r\nGET\r\n")
+
+
+async def test_a_call_with_the_wrong_number_of_arguments_never_reaches_the_lane() -> None:
+    lane = RecordingLane()
+    hot = ScriptCall(LIMITER, keys=1, argc=2, hot=True)
+    with pytest.raises(ValueError, match="takes 3 keys and arguments"):
+        await hot.run_on(lane, (b"k", b"extra"), NOW)  # type: ignore[arg-type]
+    assert lane.sent == []

@@ -71,6 +71,8 @@ def test_budget_reserves_the_widest_prefix() -> None:
         ("One. Two three four. Five six seven eight nine.", 30, "One. Two three four."),
         ("word " * 20, 23, "word word word word"),
         ("x" * 50, 10, "x" * 10),
+        ("He said it. Then Dr. Smith arrived late and left.", 30, "He said it. Then Dr. Smith"),
+        ("第一句。第二句。第三句很长的句子在这里", 12, "第一句。第二句。"),
         (
             "Dr. Smith went home. He slept well. And then more words",
             40,
@@ -79,5 +81,7 @@ def test_budget_reserves_the_widest_prefix() -> None:
     ],
 )
 def test_truncation_prefers_sentence_ends(text: str, limit: int, expected: str) -> None:
+    """Sentence ends are the splitter's own (the one rule for them): abbreviations are not
+    ends, CJK full stops are without a space after them."""
     assert truncate(text, limit) == expected
     assert len(truncate(text, limit)) <= limit

@@ -43,7 +43,7 @@ class _Tier:
         argv = tuple(str(v).encode() for spec in self.specs for v in spec)
         # The script's arguments: the policy keys (and a key read along), then mode and now.
         self.alone = ScriptCall(SCRIPT, keys=len(policies), argc=2, tail=argv)
-        self.reading = ScriptCall(SCRIPT, keys=len(policies) + 1, argc=2, tail=argv)
+        self.reading = ScriptCall(SCRIPT, keys=len(policies) + 1, argc=2, tail=argv, hot=True)
         self.header = ", ".join(f'"{p.name}";q={p.limit};w={p.window}' for p in policies)
         self.disabled = Decision(True, "disabled")
 

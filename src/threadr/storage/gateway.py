@@ -1,5 +1,6 @@
-"""How every Redis call travels: on the lane when it has a free connection (lane.py), else on the
-client's pool behind a bound on calls in flight; under one deadline (deadline.py) and one circuit
+"""How every Redis call travels: a cache read or a hot script call (the one command of every
+cache hit) on the lane when it has a free connection (lane.py), everything else on the client's
+pool behind a bound on calls in flight; all under one deadline (deadline.py) and one circuit
 breaker (breaker.py), so that with Redis down or slow a call answers UNAVAILABLE — use the
 in-process fallback — instead of an error or a hang. Stores call `get`, `script` or `call` and
 never see a connection or a packed byte. Redis Cluster plugs in here (a later issue)."""
@@ -35,7 +36,6 @@ class Unavailable(enum.Enum):
 
 
 UNAVAILABLE = Unavailable.REDIS
-Reply = Any  # whatever Redis answered, as redis-py parses it (bytes, int, list, None …)
 
 
 class Slots:
@@ -115,6 +115,9 @@ class Gateway:
         """Calls go to Redis now: it is configured and the breaker is closed."""
         return self.redis is not None and not self.breaker.is_open
 
+    # Each entry point opens with the same three-line check rather than a shared helper: it runs
+    # on every cache hit, and a call there is measurable (bench/callcount.py).
+
     async def call(self, fn: Callable[[Redis], Awaitable[T]], what: str) -> T | Unavailable:
         """`fn(redis)` on a pooled connection: any redis-py command or pipeline."""
         redis = self.redis
@@ -136,13 +139,14 @@ class Gateway:
 
     async def script(
         self, call: ScriptCall, keys: Sequence[bytes], args: Sequence[bytes], what: str
-    ) -> Reply | Unavailable:
-        """Run `call`'s script with these keys and arguments (its constant tail follows)."""
+    ) -> list[Any] | Unavailable:
+        """Run `call`'s script with these keys and arguments (its constant tail follows); the
+        reply is the array our scripts return."""
         redis = self.redis
         if redis is None or not self.breaker.allow():
             return UNAVAILABLE
         lane = self.lane
-        if lane is not None and lane.free:
+        if call.hot and lane is not None and lane.free:
             return await self._attempt(call.run_on(lane, keys, args), what)
         return await self._pooled(redis, lambda r: call.run(r, keys, args), what)
 
@@ -153,7 +157,7 @@ class Gateway:
         args: Sequence[bytes],
         get: bytes,
         what: str,
-    ) -> tuple[list[Reply], bytes | None] | Unavailable:
+    ) -> tuple[list[Any], bytes | None] | Unavailable:
         """`script`, and GET `get` in the same round trip: the script's reply and the value.
 
         The scripts that offer this read a key passed after their own as the last element of

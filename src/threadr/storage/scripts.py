@@ -18,7 +18,6 @@ class Script:
     """A script file's source and SHA1; `run` survives a SCRIPT FLUSH, a restart or a failover."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
         path = importlib.resources.files(__package__).joinpath(f"lua/{name}")
         self.source = path.read_text("utf-8")
         self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
@@ -41,14 +40,26 @@ class ScriptCall:
     """Calls of `script` with `keys` keys, then `argc` arguments of the caller's, then the
     constant `tail`. The tail is encoded once, and for the lane the whole command but the
     caller's part is packed once (the arguments of a cache hit's call cost ~70 encodings
-    through redis-py; bench/callcount.py)."""
+    through redis-py; bench/callcount.py).
 
-    __slots__ = ("_heads", "_numkeys", "_packed_tail", "keys", "script", "tail")
+    `hot`: the call may take the lane (the one command of every cache hit); others take the
+    pool, so that misses and status calls never queue the hits behind them."""
 
-    def __init__(self, script: Script, *, keys: int, argc: int, tail: Sequence[bytes] = ()) -> None:
+    __slots__ = ("_heads", "_numkeys", "_packed_tail", "_variable", "hot", "script", "tail")
+
+    def __init__(
+        self,
+        script: Script,
+        *,
+        keys: int,
+        argc: int,
+        tail: Sequence[bytes] = (),
+        hot: bool = False,
+    ) -> None:
         self.script = script
-        self.keys = keys
+        self.hot = hot
         self.tail = tuple(tail)
+        self._variable = keys + argc
         self._numkeys = str(keys).encode()
         count = b"*%d\r\n" % (2 + 1 + keys + argc + len(self.tail))  # command, script, numkeys …
         numkeys = bulk(self._numkeys)
@@ -64,7 +75,12 @@ class ScriptCall:
 
     async def run_on(self, lane: Lane, keys: Sequence[bytes], args: Sequence[bytes]) -> Any:
         """The call on the lane; call only when `lane.free`, with no await in between."""
-        rest = b"".join([*map(bulk, keys), *map(bulk, args), self._packed_tail])
+        parts = [*map(bulk, keys), *map(bulk, args), self._packed_tail]
+        if len(parts) != self._variable + 1:
+            # The packed count would not match what follows: Redis would read the rest as
+            # another command, and its reply would answer the connection's next caller.
+            raise ValueError(f"{self.script.sha[:8]} takes {self._variable} keys and arguments")
+        rest = b"".join(parts)
         try:
             return await lane.execute(self._heads[0] + rest)
         except NoScriptError:

@@ -11,10 +11,9 @@ from starlette.types import Receive, Scope, Send
 
 from threadr.services import Services
 
+from .context import services
 from .responses import JSON, error_response, send_json
-from .schemas import Health, Readiness
-from .schemas import Services as ServiceStates
-from .state import services
+from .schemas import Health, Readiness, ServiceStates
 
 # GET and HEAD of these are answered ahead of Starlette (middleware/probes.py).
 PATHS = ("/health", "/")

@@ -9,10 +9,10 @@ from starlette.responses import Response
 from threadr.errors import RateLimited
 from threadr.limits.policies import Decision
 
+from .context import services
 from .identity import client_host
 from .responses import JSON
 from .schemas import PolicyStatus, RateLimitStatus
-from .state import services
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:

@@ -20,7 +20,7 @@ __all__ = [
     "PolicyStatus",
     "RateLimitStatus",
     "Readiness",
-    "Services",
+    "ServiceStates",
     "ThreadResponse",
     "Tweet",
     "UsageStatus",
@@ -78,7 +78,7 @@ class RateLimitStatus(msgspec.Struct):
     policies: list[PolicyStatus]
 
 
-class Services(msgspec.Struct, frozen=True):
+class ServiceStates(msgspec.Struct, frozen=True):
     redis: Literal["connected", "disconnected", "not_configured"]
     openai: Literal["configured", "not_configured"]
 
@@ -87,7 +87,7 @@ class Health(msgspec.Struct, frozen=True):
     """GET /health and GET /."""
 
     status: Literal["healthy", "degraded"]
-    services: Services
+    services: ServiceStates
     version: str
 
 

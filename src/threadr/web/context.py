@@ -1,4 +1,4 @@
-"""Reading the lifespan's collaborators (threadr.services.Services) in a handler."""
+"""A handler's context: the collaborators the lifespan built (threadr.services.Services)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""The health watch: its three states, the log lines the setup guide promises, one shared PING
+for a burst of checks, and a background refresh that stops with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from fakeredis import FakeServer
+
+from tests.factories import BrokenRedis, CountingRedis, until
+from threadr.storage.watch import RedisWatch
+
+
+async def test_without_redis_it_is_not_configured() -> None:
+    watch = RedisWatch(None)
+    await watch.start()
+    assert watch.status == "not_configured" and not await watch.check()
+    await watch.stop()
+
+
+async def test_it_says_when_redis_comes_and_goes(caplog: pytest.LogCaptureFixture) -> None:
+    server = FakeServer()
+    watch = RedisWatch(CountingRedis(server=server))
+    with caplog.at_level(logging.INFO):
+        await watch.start()
+        assert watch.status == "connected"
+        server.connected = False  # the server goes away
+        assert not await watch.check()
+    await watch.stop()
+    assert watch.status == "disconnected"
+    assert "Redis connection established successfully" in caplog.text
+    assert "Redis connection lost" in caplog.text
+
+
+async def test_a_redis_down_at_start_up_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    watch = RedisWatch(BrokenRedis())  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        await watch.start()
+    await watch.stop()
+    assert watch.status == "disconnected"
+    assert caplog.text.count("falling back to in-memory operations") == 1
+
+
+async def test_a_burst_of_checks_shares_one_ping() -> None:
+    redis = CountingRedis(server=FakeServer())
+    watch = RedisWatch(redis)
+    assert await asyncio.gather(*(watch.check() for _ in range(20))) == [True] * 20
+    assert redis.commands == ["PING"]
+
+
+async def test_the_state_is_refreshed_in_the_background_until_stopped() -> None:
+    redis = CountingRedis(server=FakeServer())
+    watch = RedisWatch(redis, interval=0.01)
+    await watch.start()
+    await until(lambda: len(redis.commands) >= 3)  # start-up's PING, then the watch's own
+    await watch.stop()
+    assert watch._task is not None and watch._task.cancelled()  # no PING after the app stops
