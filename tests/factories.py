@@ -63,10 +63,17 @@ class Clock:
 
 
 def make_gateway(
-    redis: Any | None, *, threshold: int = 3, timeout: float = 2.0, **options: Any
+    redis: Any | None,
+    *,
+    threshold: int = 3,
+    timeout: float = 2.0,
+    pool_slots: int = 64,
+    breaker: CircuitBreaker | None = None,
+    lane: Any | None = None,
 ) -> Gateway:
-    """A gateway on `redis` (a fakeredis, a real client or a BrokenRedis) without a lane."""
-    return Gateway(redis, breaker=CircuitBreaker(threshold=threshold), timeout=timeout, **options)
+    """A gateway on `redis` (None, a fakeredis, a real client or a BrokenRedis)."""
+    breaker = breaker or CircuitBreaker(threshold=threshold)
+    return Gateway(redis, timeout=timeout, pool_slots=pool_slots, breaker=breaker, lane=lane)
 
 
 @contextlib.asynccontextmanager
@@ -166,7 +173,7 @@ class MockOpenAI:
         return httpx2.Response(status, json=body, headers=headers)
 
     def client(self) -> Any:
-        from threadr.writing.model import create_openai_client
+        from threadr.writing.openai_writer import create_openai_client
 
         http = httpx2.AsyncClient(transport=httpx2.MockTransport(self.handler))
         return create_openai_client("sk-test", "http://openai.test/v1", http_client=http)

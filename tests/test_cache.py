@@ -19,7 +19,6 @@ from threadr.cache import (
 )
 from threadr.source import validate
 from threadr.storage.breaker import CircuitBreaker
-from threadr.storage.gateway import Gateway
 from threadr.writing.finalize import Tweet
 
 
@@ -58,7 +57,7 @@ def test_memory_lru_expires_and_evicts() -> None:
 
 
 async def test_memory_only_cache() -> None:
-    cache = ThreadCache(Gateway(None), ttl_seconds=60, memory_entries=10)
+    cache = ThreadCache(make_gateway(None), ttl_seconds=60, memory_entries=10)
     assert await cache.get("k") is None
     await cache.set("k", entry())
     assert await cache.get("k") == entry()
@@ -83,7 +82,7 @@ async def test_redis_down_falls_back_to_memory_behind_a_breaker() -> None:
     # Nothing listens on port 1: every call fails at once with a connection error.
     redis = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     breaker = CircuitBreaker(threshold=1, cooldown=60)
-    cache = ThreadCache(Gateway(redis, breaker=breaker), ttl_seconds=60, memory_entries=10)
+    cache = ThreadCache(make_gateway(redis, breaker=breaker), ttl_seconds=60, memory_entries=10)
     await cache.set("k", entry())
     assert breaker.is_open
     assert await cache.get("k") == entry()  # served from memory without trying Redis

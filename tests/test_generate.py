@@ -4,12 +4,11 @@ import asyncio
 
 import pytest
 
-from tests.factories import make_settings
+from tests.factories import make_gateway, make_settings
 from threadr.cache import ThreadCache
 from threadr.errors import FetchFailed, QuotaExceeded
-from threadr.generate import ThreadService
+from threadr.generate import Pipeline
 from threadr.source import validate
-from threadr.storage.gateway import Gateway
 from threadr.writing.writer import ThreadWriter
 
 TEXT = "Only the starter pays. Joiners ride along for free, like a cache hit. " * 3
@@ -44,16 +43,16 @@ class GatedWriter(ThreadWriter):
         return await super().write(text, title)
 
 
-def service(writer: ThreadWriter) -> ThreadService:
+def pipeline(writer: ThreadWriter) -> Pipeline:
     settings = make_settings()
-    cache = ThreadCache(Gateway(None), ttl_seconds=60, memory_entries=10)
-    return ThreadService(settings, cache=cache, writer=writer, fetcher=None)  # type: ignore[arg-type]
+    cache = ThreadCache(make_gateway(None), ttl_seconds=60, memory_entries=10)
+    return Pipeline(settings, cache=cache, writer=writer, fetcher=None)  # type: ignore[arg-type]
 
 
 async def test_only_the_starter_pays() -> None:
     gate, log = asyncio.Event(), list[str]()
     writer = GatedWriter(gate)
-    svc = service(writer)
+    svc = pipeline(writer)
     source = validate(None, TEXT, svc.settings)
     # Tasks start in the order they are created: `a` starts the generation, `b` joins it.
     first = asyncio.create_task(svc.generate(source, Ledger("a", log)))
@@ -67,7 +66,7 @@ async def test_only_the_starter_pays() -> None:
 async def test_a_joiner_retries_on_its_own_account_when_the_starter_has_no_quota() -> None:
     gate, log = asyncio.Event(), list[str]()
     writer = GatedWriter(gate)
-    svc = service(writer)
+    svc = pipeline(writer)
     source = validate(None, TEXT, svc.settings)
     broke = asyncio.create_task(svc.generate(source, Ledger("a", log, broke=True)))
     joiner = asyncio.create_task(svc.generate(source, Ledger("b", log)))
@@ -80,7 +79,7 @@ async def test_a_joiner_retries_on_its_own_account_when_the_starter_has_no_quota
 
 async def test_a_failed_generation_is_refunded_to_its_starter() -> None:
     gate, log = asyncio.Event(), list[str]()
-    svc = service(GatedWriter(gate, fail=True))
+    svc = pipeline(GatedWriter(gate, fail=True))
     source = validate(None, TEXT, svc.settings)
     gate.set()
     with pytest.raises(FetchFailed):

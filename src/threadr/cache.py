@@ -99,7 +99,7 @@ class MemoryLRU:
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
 
-    def delete(self, key: str) -> bool:
+    def delete(self, key: str) -> bool:  # ThreadCache.delete's memory half
         return self._items.pop(key, None) is not None
 
     def __len__(self) -> int:
@@ -136,11 +136,12 @@ class ThreadCache:
         """Store an entry; a Redis failure is logged and the entry kept in memory instead."""
         raw = encode_entry(entry)
         ttl = ttl_seconds or self.ttl_seconds
-        stored = await self.gateway.call(lambda r: r.set(key, raw, ex=ttl), "cache write")
+        stored = await self.gateway.set(key, raw, ttl, "cache write")
         if stored is UNAVAILABLE:
             self.memory.set(key, raw, ttl)
 
     async def delete(self, key: str) -> bool:
+        """Remove an entry wherever it is (for DELETE /api/cache, issue #12)."""
         removed = self.memory.delete(key)
-        deleted = await self.gateway.call(lambda r: r.delete(key), "delete")
+        deleted = await self.gateway.delete(key, "cache delete")
         return (deleted is not UNAVAILABLE and bool(deleted)) or removed

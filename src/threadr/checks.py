@@ -101,7 +101,7 @@ async def check_openai(settings: Settings, say: Say | None = None) -> bool:
         return True
     import openai
 
-    from .writing.model import create_openai_client
+    from .writing.openai_writer import create_openai_client
 
     client = create_openai_client(settings.openai_api_key, settings.openai_base_url)
     try:

@@ -119,9 +119,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Also for settings built in code (tests, tools), not only from the environment: a
         # limit of 0 would divide by zero deep inside the limiter instead of saying why here.
-        problems = _out_of_bounds(self)
-        if problems:
-            raise ConfigError("Invalid configuration:\n" + "\n".join(f"  - {m}" for m in problems))
+        _raise_if(_problems({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}))
 
     @property
     def production(self) -> bool:
@@ -151,37 +149,45 @@ class Settings:
             for f in dataclasses.fields(cls):
                 if f.metadata["in_production"] is not None and p.unset(f):
                     values[f.name] = f.metadata["in_production"]
-        p.problems += _out_of_bounds(values)
-        redis_url = values["redis_url"]
-        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            p.problems.append(
-                "REDIS_URL must start with redis://, rediss:// or unix:// "
-                "(e.g. rediss://default:password@host:6379)."
-            )
-        if values["environment"] == "production" and values["fetch_allow_private_networks"]:
-            p.problems.append(
-                "FETCH_ALLOW_PRIVATE_NETWORKS=true is for local tests only and is refused when "
-                "ENVIRONMENT=production."
-            )
-        if p.problems:
-            raise ConfigError(
-                "Invalid configuration:\n" + "\n".join(f"  - {m}" for m in p.problems)
-            )
+        _raise_if(p.problems + _problems(values))
         return cls(**values)
 
 
-def _out_of_bounds(settings: Settings | dict[str, Any]) -> list[str]:
-    """A sentence for every number outside its field's bounds."""
-    get = settings.get if isinstance(settings, dict) else lambda name: getattr(settings, name)
+def _problems(values: Mapping[str, Any]) -> list[str]:
+    """A sentence for every value its field's rules refuse (whatever the values came from)."""
     problems = []
     for f in dataclasses.fields(Settings):
-        lo, hi, value = f.metadata["lo"], f.metadata["hi"], get(f.name)
-        if lo is not None and not lo <= value <= hi:
+        spec, value, name = f.metadata, values[f.name], f.metadata["env"][0]
+        if spec["lo"] is not None and not spec["lo"] <= value <= spec["hi"]:
             shown = f"{value:g}" if isinstance(value, float) else f"{value}"
             problems.append(
-                f"{f.metadata['env'][0]} must be between {lo:g} and {hi:g}, not {shown}."
+                f"{name} must be between {spec['lo']:g} and {spec['hi']:g}, not {shown}."
             )
+        if spec["choices"] and value not in spec["choices"]:
+            problems.append(f"{name} must be one of {', '.join(spec['choices'])}, not {value!r}.")
+        for item in value if spec["each"] else ():
+            try:
+                spec["each"](str(item))
+            except ValueError as exc:
+                shown = "an entry" if f.name in _SECRETS else repr(item)
+                problems.append(f"{name}: {shown} is not valid ({exc}).")
+    redis_url = values["redis_url"]
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append(
+            "REDIS_URL (or REDIS_PRIVATE_URL) must start with redis://, rediss:// or unix:// "
+            "(e.g. rediss://default:password@host:6379)."
+        )
+    if values["environment"] == "production" and values["fetch_allow_private_networks"]:
+        problems.append(
+            "FETCH_ALLOW_PRIVATE_NETWORKS=true is for local tests only and is refused when "
+            "ENVIRONMENT=production."
+        )
     return problems
+
+
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  - {m}" for m in problems))
 
 
 class _Parser:
@@ -206,7 +212,7 @@ class _Parser:
             elif isinstance(default, int | float):
                 value = self._number(name, type(default))
             elif spec["choices"]:
-                value = self._choice(name, spec["choices"])
+                value = self._choice(name)
             else:
                 value = self._text(name)
             if value is not None:
@@ -229,16 +235,9 @@ class _Parser:
         self.problems.append(f"{name} must be true or false, not {raw!r}.")
         return None
 
-    def _choice(self, name: str, options: tuple[str, ...]) -> str | None:
+    def _choice(self, name: str) -> str | None:
         value = self._text(name)
-        if value is None:
-            return None
-        if value.lower() not in options:
-            self.problems.append(
-                f"{name} must be one of {', '.join(options)}, not {value.lower()!r}."
-            )
-            return None
-        return value.lower()
+        return None if value is None else value.lower()  # judged with the rest (_problems)
 
     def _number(self, name: str, kind: Callable[[str], float]) -> float | None:
         raw = self._text(name)

@@ -36,8 +36,9 @@ class PageFetcher(Protocol):
     async def fetch(self, url: str) -> Page: ...
 
 
-class ThreadService:
-    """Runs the pipeline; concurrent identical misses in this process share one generation."""
+class Pipeline:
+    """Writes the thread of a cache miss; concurrent identical misses in this process share one
+    generation."""
 
     def __init__(
         self,

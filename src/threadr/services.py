@@ -14,7 +14,7 @@ from . import __version__
 from .articles.fetch import Fetcher
 from .cache import ThreadCache
 from .config import Settings
-from .generate import ThreadService
+from .generate import Pipeline
 from .limits import quota, ratelimit
 from .limits.admission import Admission
 from .limits.quota import Quota
@@ -22,7 +22,7 @@ from .limits.ratelimit import Limiter
 from .storage.client import create_redis
 from .storage.gateway import Gateway
 from .storage.watch import RedisWatch
-from .writing.model import OpenAIWriter, create_openai_client
+from .writing.openai_writer import OpenAIWriter, create_openai_client
 from .writing.writer import ThreadWriter
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Services:
     cache: ThreadCache
     admission: Admission
     quota: Quota
-    pipeline: ThreadService
+    pipeline: Pipeline
     watch: RedisWatch
     version: str = __version__
 
@@ -88,7 +88,7 @@ async def build_services(
         memory_entries=settings.cache_memory_entries,
     )
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
-    pipeline = ThreadService(settings, cache=cache, writer=writer, fetcher=fetcher)
+    pipeline = Pipeline(settings, cache=cache, writer=writer, fetcher=fetcher)
     log.info(
         "Threadr %s ready: redis=%s, writer=%s",
         __version__,

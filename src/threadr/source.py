@@ -12,7 +12,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .config import Settings
-from .errors import BlockedURL, ValidationFailed
+from .errors import BlockedURL, ThreadrError, ValidationFailed
 
 SourceType = Literal["url", "text"]
 
@@ -65,6 +65,13 @@ class Source:
     digest: str
 
 
+def check_length(url: str, error: type[ThreadrError], code: str) -> None:
+    """A link no browser would send: refused before anything reads it (422 for a request's
+    own URL, 403 for a redirect's)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise error(f"That link is longer than {MAX_URL_LENGTH:,} characters.", code=code)
+
+
 def check_scheme(scheme: str) -> None:
     """Only the web's own schemes are fetched (never file:, ftp:, gopher: …)."""
     if scheme.lower() not in DEFAULT_PORTS:
@@ -99,10 +106,7 @@ def validate(url: str | None, text: str | None, settings: Settings) -> Source:
             )
         return Source("text", text, digest(text))
     raw = (url or "").strip()
-    if len(raw) > MAX_URL_LENGTH:
-        raise ValidationFailed(
-            f"The URL is longer than {MAX_URL_LENGTH} characters.", code="invalid_url"
-        )
+    check_length(raw, ValidationFailed, "invalid_url")
     try:
         normal = normalize_url(raw)
     except ValueError as exc:

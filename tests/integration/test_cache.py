@@ -10,6 +10,7 @@ from tests.factories import (
     TEST_REDIS_URL,
     MockOpenAI,
     chat_completion,
+    make_gateway,
     make_settings,
     running_app,
     running_services,
@@ -18,7 +19,6 @@ from threadr.cache import CacheEntry, ThreadCache
 from threadr.generate import Account
 from threadr.source import Source, digest, normalize_text
 from threadr.storage import keys
-from threadr.storage.gateway import Gateway
 from threadr.writing.finalize import Tweet
 
 ENTRY = CacheEntry.new([Tweet(1, 1, "1/1 Real.", 9)], "url", None, "offline", 0.0)
@@ -87,7 +87,7 @@ async def test_concurrent_identical_misses_call_openai_once(redis: Redis) -> Non
 
 
 async def test_real_redis_round_trip(redis: Redis) -> None:
-    cache = ThreadCache(Gateway(redis), ttl_seconds=120, memory_entries=10)
+    cache = ThreadCache(make_gateway(redis), ttl_seconds=120, memory_entries=10)
     key = keys.cache_key("url", "cd" * 32)
     await cache.set(key, ENTRY)
     assert await redis.ttl(key) in range(110, 121)

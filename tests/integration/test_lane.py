@@ -9,11 +9,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from tests.factories import TEST_REDIS_URL, limit_settings, until
+from tests.factories import TEST_REDIS_URL, limit_settings, make_gateway, until
 from threadr.cache import CacheEntry, ThreadCache
 from threadr.limits.ratelimit import Limiter
 from threadr.storage.breaker import CircuitBreaker
-from threadr.storage.gateway import UNAVAILABLE, Gateway
+from threadr.storage.gateway import UNAVAILABLE
 from threadr.storage.lane import Lane, command
 from threadr.writing.finalize import Tweet
 
@@ -112,8 +112,8 @@ async def test_lane_and_pool_paths_share_one_exact_limit(redis: Redis) -> None:
     """Hits alternating between a limiter on the lane and one on the pool count as one."""
     settings = limit_settings(burst=5, burst_seconds=60, requests=100)
     lane = Lane(redis, 2)
-    on_lane = Limiter(Gateway(redis, lane=lane), settings)
-    on_pool = Limiter(Gateway(redis), settings)
+    on_lane = Limiter(make_gateway(redis, lane=lane), settings)
+    on_pool = Limiter(make_gateway(redis), settings)
     await redis.set("threadr:cache:v1:text:x", b"cached")
     try:
         results = [
@@ -130,11 +130,11 @@ async def test_lane_and_pool_paths_share_one_exact_limit(redis: Redis) -> None:
 
 async def test_the_gateway_prefers_a_free_lane_and_counts_its_failures(redis: Redis) -> None:
     await redis.set("threadr:k", b"v")
-    full = Gateway(redis, lane=Lane(redis, 0))  # never a free connection: the pool answers
+    full = make_gateway(redis, lane=Lane(redis, 0))  # never a free connection: the pool answers
     assert await full.get("threadr:k", "test") == b"v"
     down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
     lane = Lane(down, 1)  # a lane that cannot connect, beside a pool that works
-    gateway = Gateway(redis, lane=lane, breaker=CircuitBreaker(threshold=1))
+    gateway = make_gateway(redis, lane=lane, breaker=CircuitBreaker(threshold=1))
     try:
         assert await gateway.get("threadr:k", "test") is UNAVAILABLE  # it took the free lane
         assert not gateway.available  # and the lane's failure counted
@@ -145,7 +145,7 @@ async def test_the_gateway_prefers_a_free_lane_and_counts_its_failures(redis: Re
 
 async def test_cache_reads_ride_the_lane(redis: Redis, client: Redis) -> None:
     lane = Lane(client, 1)
-    cache = ThreadCache(Gateway(client, lane=lane), ttl_seconds=60, memory_entries=10)
+    cache = ThreadCache(make_gateway(client, lane=lane), ttl_seconds=60, memory_entries=10)
     entry = CacheEntry.new([Tweet(1, 1, "1/1 Hello.", 10)], "text", None, "offline", 0.0)
     try:
         await cache.set("threadr:test:entry", entry)  # on the pool: one connection
@@ -164,7 +164,7 @@ async def test_after_a_restart_every_lane_connection_recovers_without_degrading(
     """All idle lane connections dropped at once (as a Redis restart or failover would): the next
     hits reconnect, none falls back to the in-process limiter."""
     lane = Lane(client, 8)
-    limiter = Limiter(Gateway(client, lane=lane), limit_settings(burst=1000, requests=1000))
+    limiter = Limiter(make_gateway(client, lane=lane), limit_settings(burst=1000, requests=1000))
     key = "threadr:cache:v1:text:y"
     try:
         first = await asyncio.gather(*(limiter.hit(f"10.0.0.{i}", read=key) for i in range(8)))

@@ -17,7 +17,7 @@ from tests.factories import TEST_REDIS_URL, Clock, limit_settings, make_gateway
 from threadr.config import Settings
 from threadr.limits.policies import Decision
 from threadr.limits.ratelimit import SCRIPT, Limiter
-from threadr.storage.gateway import UNAVAILABLE, Gateway
+from threadr.storage.gateway import UNAVAILABLE
 
 US = 1e-6
 
@@ -34,7 +34,7 @@ def clock() -> Clock:
 async def test_concurrent_hits_are_exact(redis: Redis) -> None:
     clients = [Redis.from_url(TEST_REDIS_URL, max_connections=40) for _ in range(5)]
     settings = limit_settings(burst=30, burst_seconds=3600)
-    limiters = [Limiter(Gateway(c), settings) for c in clients]
+    limiters = [Limiter(make_gateway(c), settings) for c in clients]
     try:
         results = await asyncio.gather(*(limiters[i % 5].hit("198.51.100.1") for i in range(200)))
     finally:
@@ -45,7 +45,7 @@ async def test_concurrent_hits_are_exact(redis: Redis) -> None:
 
 
 async def test_script_flush_mid_run_raises_nothing(redis: Redis) -> None:
-    limiter = Limiter(Gateway(redis), limit_settings(burst=40, burst_seconds=3600))
+    limiter = Limiter(make_gateway(redis), limit_settings(burst=40, burst_seconds=3600))
     decisions: list[Decision] = []
     for _ in range(5):  # flushes racing with hits, with and without a read along
         results = await asyncio.gather(
@@ -69,7 +69,7 @@ async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
     pool = ConnectionPool.from_url(TEST_REDIS_URL, connection_class=CountingConnection)
     counted = Redis.from_pool(pool)
     await redis.set("threadr:cache:v1:url:x", b"cached")
-    gateway = Gateway(counted)
+    gateway = make_gateway(counted)
     limiter = Limiter(gateway, Settings())
     try:
         await gateway.load(SCRIPT)  # start-up: registers the script, opens the connection
@@ -85,7 +85,7 @@ async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
 
 
 async def test_client_clock_boundaries_on_redis(redis: Redis, clock: Clock) -> None:
-    limiter = Limiter(Gateway(redis), limit_settings(burst=1, requests=1000), clock=clock)
+    limiter = Limiter(make_gateway(redis), limit_settings(burst=1, requests=1000), clock=clock)
     assert [d.allowed for d in await hits(limiter, 2)] == [True, False]
     assert 59_000 < await redis.pttl("threadr:rl:{198.51.100.7}:burst") <= 60_000
     clock.advance(60 - US)

@@ -114,7 +114,7 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
 async def _reachable(settings: Settings) -> bool:
     redis = create_redis(settings)
     try:
-        return await RedisWatch(redis).check()
+        return await RedisWatch(redis, timeout=2.0).check()
     finally:
         assert redis is not None
         await redis.aclose()

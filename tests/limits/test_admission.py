@@ -12,7 +12,6 @@ from threadr.cache import CacheEntry, ThreadCache, encode_entry
 from threadr.limits.admission import Admission, QuotaAccount
 from threadr.limits.quota import Quota
 from threadr.limits.ratelimit import SCRIPT, Limiter
-from threadr.storage.gateway import Gateway
 from threadr.writing.finalize import Tweet
 
 KEY = "threadr:cache:v1:text:" + "ab" * 32
@@ -64,7 +63,7 @@ async def test_with_redis_down_the_memory_cache_answers() -> None:
 
 
 async def test_the_quota_account_reserves_and_refunds() -> None:
-    quota = Quota(Gateway(None), limit_settings(free_tier_daily_limit=1))
+    quota = Quota(make_gateway(None), limit_settings(free_tier_daily_limit=1))
     account = QuotaAccount(quota, "203.0.113.5")
     await account.reserve()
     assert (await quota.status("203.0.113.5")).daily_usage == 1

@@ -12,11 +12,10 @@ import pytest
 from fakeredis.aioredis import FakeRedis
 from redis.crc import key_slot
 
-from tests.factories import BrokenRedis, Clock, limit_settings, make_settings
+from tests.factories import BrokenRedis, Clock, limit_settings, make_gateway, make_settings
 from threadr.errors import ConfigError, QuotaExceeded
 from threadr.limits.quota import QUOTA_TTL_MARGIN, MemoryCounts, Quota, UsageStatus
 from threadr.storage.breaker import CircuitBreaker
-from threadr.storage.gateway import Gateway
 
 STATUS_FIELDS = [
     "daily_usage",
@@ -54,7 +53,7 @@ MakeQuota = Callable[..., Quota]
 def make_quota(fake: FakeRedis, clock: UTCClock) -> MakeQuota:
     def make(redis: Any = fake, *, breaker: CircuitBreaker | None = None, **kw: Any) -> Quota:
         settings = limit_settings(**{f"free_tier_{k}": v for k, v in kw.items()})
-        return Quota(Gateway(redis, breaker=breaker), settings, clock=clock)
+        return Quota(make_gateway(redis, breaker=breaker), settings, clock=clock)
 
     return make
 
@@ -203,14 +202,16 @@ async def test_without_redis_it_counts_in_memory(make_quota: MakeQuota, clock: U
 
 def test_limits_come_from_the_settings_alone() -> None:
     custom = make_settings(FREE_TIER_DAILY_LIMIT="2", FREE_TIER_ENABLED="false")
-    quota = Quota(Gateway(None), custom)
+    quota = Quota(make_gateway(None), custom)
     assert (quota.enabled, quota.limits) == (False, (2, 20))
     with pytest.raises(ConfigError, match="FREE_TIER_DAILY_LIMIT"):
         make_settings(FREE_TIER_DAILY_LIMIT="-1")
 
 
 async def test_memory_counts_stay_bounded(clock: UTCClock) -> None:
-    quota = Quota(Gateway(None), limit_settings(), clock=clock, memory=MemoryCounts(max_keys=10))
+    quota = Quota(
+        make_gateway(None), limit_settings(), clock=clock, memory=MemoryCounts(max_keys=10)
+    )
     for i in range(20):
         await quota.reserve(f"u{i}")
     assert len(quota.memory._counts) <= 10

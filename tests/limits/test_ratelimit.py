@@ -22,7 +22,7 @@ from threadr.limits.policies import Decision, policies
 from threadr.limits.ratelimit import Limiter
 from threadr.limits.window import MemoryWindow
 from threadr.storage.breaker import CircuitBreaker
-from threadr.storage.gateway import UNAVAILABLE, Gateway
+from threadr.storage.gateway import UNAVAILABLE
 
 T0 = 1_700_000_000.0  # an arbitrary instant, in seconds since the epoch
 US = 1e-6
@@ -118,7 +118,7 @@ async def test_premium_has_its_own_hourly_policy(make_limiter: MakeLimiter, fake
     upgraded, _ = await limiter.hit("user:1", premium=True)
     assert upgraded.allowed
     assert upgraded.policy("hourly").remaining == 4  # type: ignore[union-attr]
-    assert upgraded.policy_header == '"burst";q=100;w=60, "hourly";q=5;w=3600'
+    assert upgraded.tier == (("burst", 100, 60), ("hourly", 5, 3600))
     assert await fake.exists("threadr:rl:{user:1}:hourly:premium")
 
 
@@ -156,8 +156,8 @@ async def test_lua_and_memory_fallback_agree(steps: list[tuple[int, bool]], burs
     r = FakeRedis(server=fakeredis.FakeServer())
     clock = Clock(T0)
     settings = limit_settings(burst=burst, requests=7)
-    in_redis = Limiter(Gateway(r), settings, clock=clock)
-    in_memory = Limiter(Gateway(None), settings, clock=clock)
+    in_redis = Limiter(make_gateway(r), settings, clock=clock)
+    in_memory = Limiter(make_gateway(None), settings, clock=clock)
     try:
         for advance, hit in steps:
             clock.advance(advance * US)
@@ -263,7 +263,7 @@ async def test_open_breaker_does_not_wait(make_limiter: MakeLimiter) -> None:
     r = Redis(host="10.255.255.1", port=6379, socket_connect_timeout=5, socket_timeout=5)
     breaker = CircuitBreaker(threshold=1, cooldown=60)
     breaker.failure()
-    limiter = Limiter(Gateway(r, breaker=breaker), Settings())
+    limiter = Limiter(make_gateway(r, breaker=breaker), Settings())
     try:
         decision, cached = await asyncio.wait_for(limiter.hit("u", read="k"), 0.5)
     finally:

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
 from tests.factories import BrokenRedis, make_gateway
-from threadr.storage.gateway import UNAVAILABLE, Gateway, Slots
+from threadr.storage.gateway import UNAVAILABLE, Slots
 from threadr.storage.scripts import Script, ScriptCall
 
 # The limiter's script with one policy (60 s, limit 1), alone and with a key read along.
@@ -51,7 +51,7 @@ async def test_slots_bound_concurrency_and_hand_over_in_order() -> None:
 
 
 async def test_without_redis_every_call_is_unavailable() -> None:
-    gateway = Gateway(None)
+    gateway = make_gateway(None)
     assert not gateway.configured and not gateway.available
     assert await gateway.get("k", "test") is UNAVAILABLE
     assert await gateway.call(lambda r: r.ping(), "test") is UNAVAILABLE
@@ -168,7 +168,7 @@ class RecordingLane:
 async def test_only_reads_and_hot_scripts_take_the_lane(fake: FakeRedis) -> None:
     """The lane carries the cache hit's one command; misses and status calls queue elsewhere."""
     lane = RecordingLane()
-    gateway = Gateway(fake, lane=lane)  # type: ignore[arg-type]
+    gateway = make_gateway(fake, lane=lane)
     hot = ScriptCall(LIMITER, keys=1, argc=2, tail=(b"60000000", b"1"), hot=True)
     await gateway.script(ONE_POLICY, (b"threadr:rl:{c}:burst",), NOW, "cold")
     await gateway.call(lambda r: r.set("threadr:y", b"1"), "write")
@@ -181,6 +181,16 @@ async def test_only_reads_and_hot_scripts_take_the_lane(fake: FakeRedis) -> None
 async def test_a_call_with_the_wrong_number_of_arguments_never_reaches_the_lane() -> None:
     lane = RecordingLane()
     hot = ScriptCall(LIMITER, keys=1, argc=2, hot=True)
-    with pytest.raises(ValueError, match="takes 3 keys and arguments"):
-        await hot.run_on(lane, (b"k", b"extra"), NOW)  # type: ignore[arg-type]
+    for keys, args in (
+        ((b"k", b"extra"), NOW),
+        ((b"k",), (*NOW, b"extra")),
+        ((), NOW),
+    ):
+        with pytest.raises(ValueError, match="takes 1 keys and 2 arguments"):
+            await hot.run_on(lane, keys, args)  # type: ignore[arg-type]
     assert lane.sent == []
+
+
+async def test_the_pool_path_checks_keys_and_arguments_apart(fake: FakeRedis) -> None:
+    with pytest.raises(ValueError, match="takes 1 keys and 2 arguments"):
+        await ONE_POLICY.run(fake, (b"a", b"b"), (b"1",))  # the right total, the wrong split

@@ -14,7 +14,7 @@ from threadr.storage.watch import RedisWatch
 
 
 async def test_without_redis_it_is_not_configured() -> None:
-    watch = RedisWatch(None)
+    watch = RedisWatch(None, timeout=2.0)
     await watch.start()
     assert watch.status == "not_configured" and not await watch.check()
     await watch.stop()
@@ -22,7 +22,7 @@ async def test_without_redis_it_is_not_configured() -> None:
 
 async def test_it_says_when_redis_comes_and_goes(caplog: pytest.LogCaptureFixture) -> None:
     server = FakeServer()
-    watch = RedisWatch(CountingRedis(server=server))
+    watch = RedisWatch(CountingRedis(server=server), timeout=2.0)
     with caplog.at_level(logging.INFO):
         await watch.start()
         assert watch.status == "connected"
@@ -35,7 +35,7 @@ async def test_it_says_when_redis_comes_and_goes(caplog: pytest.LogCaptureFixtur
 
 
 async def test_a_redis_down_at_start_up_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
-    watch = RedisWatch(BrokenRedis())  # type: ignore[arg-type]
+    watch = RedisWatch(BrokenRedis(), timeout=2.0)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING):
         await watch.start()
     await watch.stop()
@@ -45,14 +45,14 @@ async def test_a_redis_down_at_start_up_is_said_once(caplog: pytest.LogCaptureFi
 
 async def test_a_burst_of_checks_shares_one_ping() -> None:
     redis = CountingRedis(server=FakeServer())
-    watch = RedisWatch(redis)
+    watch = RedisWatch(redis, timeout=2.0)
     assert await asyncio.gather(*(watch.check() for _ in range(20))) == [True] * 20
     assert redis.commands == ["PING"]
 
 
 async def test_the_state_is_refreshed_in_the_background_until_stopped() -> None:
     redis = CountingRedis(server=FakeServer())
-    watch = RedisWatch(redis, interval=0.01)
+    watch = RedisWatch(redis, interval=0.01, timeout=2.0)
     await watch.start()
     await until(lambda: len(redis.commands) >= 3)  # start-up's PING, then the watch's own
     await watch.stop()

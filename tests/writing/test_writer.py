@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from tests.factories import MockOpenAI, chat_completion, tweets_reply
-from threadr.writing.model import OpenAIWriter, parse_reply
+from threadr.writing.openai_writer import OpenAIWriter, parse_reply
 from threadr.writing.twittertext import weighted_length
 from threadr.writing.writer import ThreadWriter
 

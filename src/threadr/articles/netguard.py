@@ -16,7 +16,7 @@ import idna
 
 from threadr.config import Settings
 from threadr.errors import BlockedURL, FetchFailed
-from threadr.source import DEFAULT_PORTS, MAX_URL_LENGTH, check_scheme, check_userinfo
+from threadr.source import DEFAULT_PORTS, check_length, check_scheme, check_userinfo
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -115,10 +115,7 @@ def is_public(ip: str | IPAddress) -> bool:
 
 def parse_target(url: str, settings: Settings) -> Target:
     """Vet a URL's syntax, scheme, port, host and allowlist; raise BlockedURL with the reason."""
-    if len(url) > MAX_URL_LENGTH:
-        raise BlockedURL(
-            f"That link is longer than {MAX_URL_LENGTH} characters.", code="url_invalid"
-        )
+    check_length(url, BlockedURL, "url_invalid")
     # Whitespace, control and format characters are where URL parsers disagree with each other.
     if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
         raise BlockedURL("That link contains spaces or control characters.", code="url_invalid")

@@ -12,6 +12,8 @@ from .ratelimit import Limiter
 
 
 class Admission:
+    """Who gets in, and what the cache already holds for them, in one round trip."""
+
     def __init__(self, limiter: Limiter, cache: ThreadCache) -> None:
         self.limiter = limiter
         self.cache = cache

@@ -49,7 +49,9 @@ class Decision(msgspec.Struct, frozen=True):
     policies: tuple[PolicyState, ...] = ()
     closest: PolicyState | None = None  # fewest remaining (then longest reset): shown in RateLimit
     retry_after: int = 0  # seconds; > 0 only when denied
-    policy_header: str = ""  # the tier's constant RateLimit-Policy value
+    # The tier's policies as (name, limit, window): one tuple per tier, cheap to hash, from
+    # which the web layer renders (and caches) the RateLimit-Policy header.
+    tier: tuple[tuple[str, int, int], ...] = ()
 
     def policy(self, name: str) -> PolicyState | None:
         return next((p for p in self.policies if p.name == name), None)

@@ -158,7 +158,7 @@ class Quota:
         tag = f"{QUOTA_PREFIX}{{{identity_tag(identity)}}}:"
         keys = (f"{tag}d:{period.day}".encode(), f"{tag}m:{period.month}".encode())
         if op == "status":  # a plain read needs no script (both keys share one slot)
-            got = await self.gateway.call(lambda r: r.mget(keys), "quota status")
+            got = await self.gateway.mget(keys, "quota status")
             out = UNAVAILABLE if got is UNAVAILABLE else [1, *(int(n or 0) for n in got)]
         else:
             ttls = (str(period.day_ttl).encode(), str(period.month_ttl).encode())

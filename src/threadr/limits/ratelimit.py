@@ -33,7 +33,7 @@ SCRIPT = Script("ratelimit.lua")
 class _Tier:
     """Everything about a tier that does not change per request, computed once."""
 
-    __slots__ = ("alone", "disabled", "header", "policies", "reading", "specs", "suffixes")
+    __slots__ = ("alone", "disabled", "policies", "reading", "shape", "specs", "suffixes")
 
     def __init__(self, policies: tuple[Policy, ...]) -> None:
         self.policies = policies
@@ -44,7 +44,7 @@ class _Tier:
         # The script's arguments: the policy keys (and a key read along), then mode and now.
         self.alone = ScriptCall(SCRIPT, keys=len(policies), argc=2, tail=argv)
         self.reading = ScriptCall(SCRIPT, keys=len(policies) + 1, argc=2, tail=argv, hot=True)
-        self.header = ", ".join(f'"{p.name}";q={p.limit};w={p.window}' for p in policies)
+        self.shape = tuple((p.name, p.limit, p.window) for p in policies)
         self.disabled = Decision(True, "disabled")
 
 
@@ -65,7 +65,7 @@ def _build(tier: _Tier, out: list[int], reason: Reason | None) -> Decision:
     # Denied means some policy has nothing left; the request passes once the slowest refills.
     retry = 0 if allowed else max((s.reset for s in states if s.remaining == 0), default=1)
     reason = reason or ("allowed" if allowed else "denied")
-    return Decision(allowed, reason, states, closest, retry, tier.header)
+    return Decision(allowed, reason, states, closest, retry, tier.shape)
 
 
 class Limiter:
@@ -98,9 +98,10 @@ class Limiter:
     ) -> tuple[Decision, bytes | Unavailable | None]:
         """Check and consume every policy; GET `read` in the same round trip if given.
 
-        The second value is what Redis holds at `read`, or UNAVAILABLE when the decision was not
-        made in Redis (no read happened: ask the cache, whose memory answers without Redis).
-        `premium` is for premium accounts' generations (issue #11: POST /api/generate)."""
+        The second value is what Redis holds at `read`; UNAVAILABLE when nothing was read there
+        (no `read` asked for, or the decision was made in memory: ask the cache, whose memory
+        answers without Redis). `premium` is for premium accounts' generations (issue #11:
+        POST /api/generate)."""
         tier = self._tiers[premium]
         if not self.enabled:
             self.counts["disabled"] += 1

@@ -77,9 +77,9 @@ class Gateway:
         self,
         redis: Redis | None,
         *,
+        timeout: float,
+        pool_slots: int,
         lane: Lane | None = None,
-        pool_slots: int = 64,
-        timeout: float = 2.0,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.redis = redis
@@ -124,6 +124,18 @@ class Gateway:
         if redis is None or not self.breaker.allow():
             return UNAVAILABLE
         return await self._pooled(redis, fn, what)
+
+    async def set(self, key: str, value: bytes, ttl: int, what: str) -> bool | Unavailable:
+        """SET `key` to `value`, expiring in `ttl` seconds."""
+        return await self.call(lambda r: r.set(key, value, ex=ttl), what)  # type: ignore[arg-type,return-value]
+
+    async def delete(self, key: str, what: str) -> int | Unavailable:
+        """DEL `key`: how many keys were removed."""
+        return await self.call(lambda r: r.delete(key), what)
+
+    async def mget(self, keys: Sequence[bytes], what: str) -> list[bytes | None] | Unavailable:
+        """MGET `keys` (all in one hash slot, for Redis Cluster)."""
+        return await self.call(lambda r: r.mget(keys), what)  # type: ignore[arg-type,return-value]
 
     async def get(self, key: str, what: str) -> bytes | Unavailable | None:
         """GET `key` (bytes, or None when absent)."""

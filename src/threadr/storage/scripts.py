@@ -45,7 +45,17 @@ class ScriptCall:
     `hot`: the call may take the lane (the one command of every cache hit); others take the
     pool, so that misses and status calls never queue the hits behind them."""
 
-    __slots__ = ("_heads", "_numkeys", "_packed_tail", "_variable", "hot", "script", "tail")
+    __slots__ = (
+        "_count",
+        "_heads",
+        "_numkeys",
+        "_packed_tail",
+        "argc",
+        "hot",
+        "keys",
+        "script",
+        "tail",
+    )
 
     def __init__(
         self,
@@ -57,9 +67,11 @@ class ScriptCall:
         hot: bool = False,
     ) -> None:
         self.script = script
+        self.keys = keys
+        self.argc = argc
         self.hot = hot
         self.tail = tuple(tail)
-        self._variable = keys + argc
+        self._count = keys + argc + 1  # the parts run_on packs: keys, arguments, the tail
         self._numkeys = str(keys).encode()
         count = b"*%d\r\n" % (2 + 1 + keys + argc + len(self.tail))  # command, script, numkeys …
         numkeys = bulk(self._numkeys)
@@ -71,17 +83,24 @@ class ScriptCall:
 
     async def run(self, redis: Redis, keys: Sequence[bytes], args: Sequence[bytes]) -> Any:
         """The call through redis-py, on a pooled connection."""
+        if len(keys) != self.keys or len(args) != self.argc:
+            raise self._misfit()
         return await self.script.run(redis, self._numkeys, *keys, *args, *self.tail)
 
     async def run_on(self, lane: Lane, keys: Sequence[bytes], args: Sequence[bytes]) -> Any:
         """The call on the lane; call only when `lane.free`, with no await in between."""
         parts = [*map(bulk, keys), *map(bulk, args), self._packed_tail]
-        if len(parts) != self._variable + 1:
-            # The packed count would not match what follows: Redis would read the rest as
-            # another command, and its reply would answer the connection's next caller.
-            raise ValueError(f"{self.script.sha[:8]} takes {self._variable} keys and arguments")
+        if len(parts) != self._count:
+            # A wrong count on the lane is worse than a wrong answer: Redis would read what is
+            # past the packed count as another command, whose reply would answer the
+            # connection's next caller. (One check of the total: this runs on every cache
+            # hit, and `run` checks keys and arguments apart on the same calls in the tests.)
+            raise self._misfit()
         rest = b"".join(parts)
         try:
             return await lane.execute(self._heads[0] + rest)
         except NoScriptError:
             return await lane.execute(self._heads[1] + rest)  # no await before: the lane is free
+
+    def _misfit(self) -> ValueError:
+        return ValueError(f"this call takes {self.keys} keys and {self.argc} arguments")

@@ -21,7 +21,7 @@ class RedisWatch:
     refreshed in the background so that probes never wait on Redis."""
 
     def __init__(
-        self, redis: Redis | None, interval: float = WATCH_SECONDS, timeout: float = 2.0
+        self, redis: Redis | None, *, timeout: float, interval: float = WATCH_SECONDS
     ) -> None:
         self.redis = redis
         self.interval = interval

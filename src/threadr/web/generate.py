@@ -22,26 +22,27 @@ _decode_generate = msgspec.json.Decoder(GenerateRequest)
 
 class Generate:
     """Plain ASGI, not a Request → Response handler (Starlette's Route takes a class instance as
-    an ASGI app): the one deliberate exception to the house style, because a cache hit is the
-    hot path and Starlette's request and response objects cost more than the rest of it
-    (docs/performance.md). Errors raised here reach the app's exception handlers as from any
-    route: nothing has been sent before they are raised.
+    an ASGI app): a deliberate exception to the house style, as are the health probes, because
+    a cache hit is the hot path and Starlette's request and response objects cost more than
+    the rest of it (docs/performance.md). Errors raised here reach the app's exception handlers
+    as from any route: nothing has been sent before they are raised.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        app: Services = scope["state"]["threadr"]
-        body = await read_body(scope, receive, app.settings.max_body_bytes)
+        services: Services = scope["state"]["threadr"]
+        settings = services.settings
+        body = await read_body(scope, receive, settings.max_body_bytes)
         request = decode_body(body, _decode_generate)
-        source = validate(request.url, request.text, app.settings)
+        source = validate(request.url, request.text, settings)
         who = client_host(scope)
-        decision, entry = await app.admission.enter(who, key_for(source))
+        decision, entry = await services.admission.enter(who, key_for(source))
         headers = rate_limit_headers(decision)
         if not decision.allowed:
             raise rate_limited(decision, headers)
         cached = entry is not None  # a hit costs no quota
         if entry is None:
             try:
-                entry = await app.pipeline.generate(source, QuotaAccount(app.quota, who))
+                entry = await services.pipeline.generate(source, QuotaAccount(services.quota, who))
             except ThreadrError as exc:
                 exc.headers.update(headers)  # errors after the limiter carry its headers too
                 raise

@@ -19,8 +19,10 @@ from .schemas import Health, Readiness, ServiceStates
 PATHS = ("/health", "/")
 
 
-def health(app: Services) -> Health:
-    return _health_of(app.watch.status, bool(app.settings.openai_api_key), app.version)
+def health(services: Services) -> Health:
+    return _health_of(
+        services.watch.status, bool(services.settings.openai_api_key), services.version
+    )
 
 
 @functools.cache
@@ -42,7 +44,8 @@ def _health_body(health: Health) -> bytes:
 
 class HealthEndpoint:
     """200 while the process can serve; Redis state from the watcher. Load balancers call this
-    constantly: plain ASGI, its few possible bodies encoded once."""
+    constantly: plain ASGI (like POST /api/generate, for its cost), its few possible bodies
+    encoded once."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, _health_body(health(scope["state"]["threadr"])), {})
@@ -50,8 +53,8 @@ class HealthEndpoint:
 
 async def readiness(request: Request) -> Response:
     """503 while a configured Redis does not answer (checked live)."""
-    app = services(request)
-    if app.watch.redis is not None and not await app.watch.check():
+    running = services(request)
+    if running.watch.redis is not None and not await running.watch.check():
         return error_response(
             503,
             "Redis is configured but does not answer.",
@@ -59,4 +62,4 @@ async def readiness(request: Request) -> Response:
             {"Retry-After": "5"},
             ready=False,
         )
-    return JSON(Readiness(ready=True, health=health(app)))
+    return JSON(Readiness(ready=True, health=health(running)))

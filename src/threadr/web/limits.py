@@ -3,6 +3,8 @@ decision, GET /api/rate-limit-status and GET /api/usage/status."""
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,12 +23,18 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     if closest is None:
         return {}
     headers = {
-        "RateLimit-Policy": decision.policy_header,
+        "RateLimit-Policy": policy_header(decision.tier),
         "RateLimit": f'"{closest.name}";r={closest.remaining};t={closest.reset}',
     }
     if not decision.allowed:
         headers["Retry-After"] = str(max(decision.retry_after, closest.reset, 1))
     return headers
+
+
+@functools.cache
+def policy_header(tier: tuple[tuple[str, int, int], ...]) -> str:
+    """`"burst";q=10;w=60, "hourly";q=50;w=3600`: rendered once per tier."""
+    return ", ".join(f'"{name}";q={limit};w={window}' for name, limit, window in tier)
 
 
 def rate_limited(decision: Decision, headers: dict[str, str]) -> RateLimited:
@@ -47,8 +55,8 @@ def _span(seconds: int) -> str:
 
 async def rate_limit_status(request: Request) -> Response:
     """GET /api/rate-limit-status: the caller's limits, without consuming anything."""
-    limiter = services(request).admission.limiter
-    settings = limiter.settings
+    running = services(request)
+    limiter, settings = running.admission.limiter, running.settings
     decision = await limiter.peek(client_host(request.scope))
     hourly = decision.policy("hourly")
     limit = hourly.limit if hourly else settings.rate_limit_requests

@@ -7,8 +7,8 @@ import logging
 from typing import Literal
 
 from .finalize import Tweet, finalize
-from .model import OpenAIWriter, WriterFailed
 from .offline import write_offline
+from .openai_writer import OpenAIWriter, WriterFailed
 
 log = logging.getLogger(__name__)
 
