@@ -92,6 +92,7 @@ def test_numeric_hosts_are_decoded_like_inet_aton(spelling: str, address: str) -
         "http://example.com:0/",
         "http://example.com:８０/",
         "http://a" + ".a" * 130 + "/",
+        "http://xn--7a.com/",  # punycode of "¡", which IDNA 2008 refuses (httpx would raise)
     ],
 )
 def test_malformed_hosts_are_refused(url: str) -> None:

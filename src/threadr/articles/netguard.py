@@ -153,7 +153,8 @@ def parse_target(url: str, settings: Settings) -> Target:
     query = f"?{parts.query}" if parts.query else ""
     try:  # Re-parse with httpx, the parser the request will use: any disagreement is refused.
         final = httpx.URL(f"{scheme}://{netloc}{parts.path or '/'}{query}")
-    except httpx.InvalidURL as exc:
+        final.host  # noqa: B018 - decodes xn-- labels as the request will: "xn--7a" is "¡", no host
+    except (httpx.InvalidURL, UnicodeError) as exc:
         raise BlockedURL("That is not a valid link.", code="url_invalid") from exc
     seen = (final.scheme, final.raw_host.decode("ascii"), final.port or DEFAULT_PORTS[scheme])
     if seen != (scheme, host, port) or final.userinfo:
