@@ -9,7 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .config import Settings
 from .errors import BlockedURL, ThreadrError, ValidationFailed
@@ -108,10 +108,10 @@ def validate(url: str | None, text: str | None, settings: Settings) -> Source:
     raw = (url or "").strip()
     check_length(raw, ValidationFailed, "invalid_url")
     try:
-        normal = normalize_url(raw)
+        parts = urlsplit(raw)  # once: normalising and the checks below read the same parts
+        normal = _normal_url(parts)
     except ValueError as exc:
         raise ValidationFailed(f"That is not a valid URL: {exc}.", code="invalid_url") from exc
-    parts = urlsplit(raw)
     check_scheme(parts.scheme)
     check_userinfo(parts.netloc)
     return Source("url", normal, digest(normal))
@@ -120,7 +120,10 @@ def validate(url: str | None, text: str | None, settings: Settings) -> Source:
 def normalize_url(url: str) -> str:
     """Lower-case scheme and host, drop the default port, fragment and tracking parameters,
     sort the query. Raises ValueError for a URL without a scheme or host."""
-    parts = urlsplit(url.strip())
+    return _normal_url(urlsplit(url.strip()))
+
+
+def _normal_url(parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
     if not scheme or not host:

@@ -166,7 +166,7 @@ class Quota:
             out = await self.gateway.script(_CHANGE, keys, args, f"quota {op}")
         if out is UNAVAILABLE:
             return self.memory.run(keys, op, period, self.limits)
-        return list(out)
+        return out
 
 
 def _detail(usage: UsageStatus) -> str:

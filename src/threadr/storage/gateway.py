@@ -94,8 +94,9 @@ class Gateway:
 
     @classmethod
     def for_settings(cls, settings: Settings, redis: Redis | None) -> Gateway:
-        """A process's gateway: REDIS_MAX_CONNECTIONS split between the lane (the one command of
-        every cache hit) and the pool (everything else), so the two never hold more together."""
+        """A process's gateway: REDIS_MAX_CONNECTIONS split between the lane (the cache hit's one
+        command, cache reads) and the pool (everything else), so the two never hold more
+        together."""
         lane_size, pool_size = split_connections(settings.redis_max_connections)
         lane = Lane(redis, lane_size) if redis is not None and lane_size else None
         return cls(redis, lane=lane, pool_slots=pool_size, timeout=settings.redis_timeout_seconds)

@@ -19,10 +19,8 @@ from .schemas import Health, Readiness, ServiceStates
 PATHS = ("/health", "/")
 
 
-def health(services: Services) -> Health:
-    return _health_of(
-        services.watch.status, bool(services.settings.openai_api_key), services.version
-    )
+def health(running: Services) -> Health:
+    return _health_of(running.watch.status, bool(running.settings.openai_api_key), running.version)
 
 
 @functools.cache

@@ -55,16 +55,19 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     head = text[:limit]
-    boundaries = {match.end() for match in _SENTENCE_END.finditer(head)}
-    end = position = 0
-    for sentence in split_sentences(head):  # abbreviations ("Dr.") end no sentence
-        position += len(sentence)
-        if position in boundaries:  # not the sentence the limit cut in two
-            end = position
+    sentences = split_sentences(head)  # abbreviations ("Dr.") end no sentence
+    # Every sentence but the last ends at a sentence end; the last may be the one the limit cut.
+    if sentences and not _ends_sentence(sentences[-1]):
+        sentences.pop()
+    end = sum(map(len, sentences))
     if end >= limit // 2:
         return head[:end].rstrip()
     space = head.rfind(" ")
     return (head[:space] if space >= limit // 2 else head).rstrip()
+
+
+def _ends_sentence(sentence: str) -> bool:
+    return any(end.end() == len(sentence) for end in _SENTENCE_END.finditer(sentence))
 
 
 def pack(text: str, budget: int) -> list[str]:
