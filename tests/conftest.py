@@ -13,6 +13,9 @@ import pytest
 from fakeredis import FakeAsyncRedis as FakeRedis
 
 from .factories import DATASET
+from .watchdog import watchdog
+
+__all__ = ["watchdog"]  # a fixture every test folder uses
 
 INTEGRATION = Path(__file__).parent / "integration"
 
