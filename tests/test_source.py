@@ -1,11 +1,24 @@
 """The input rulebook: canonical URLs and texts, their digests, and what is refused and why."""
 
+import unicodedata
+
+import httpx
 import pytest
 
 from tests.factories import make_settings
+from tests.watchdog import Watchdog
+from threadr.articles.fetch import Fetcher
 from threadr.articles.netguard import parse_target
 from threadr.errors import BlockedURL, ThreadrError, ValidationFailed
-from threadr.source import Source, check_scheme, digest, normalize_text, normalize_url, validate
+from threadr.source import (
+    DECOMPOSING_STARTERS,
+    Source,
+    check_scheme,
+    digest,
+    normalize_text,
+    normalize_url,
+    validate,
+)
 
 SETTINGS = make_settings()
 
@@ -13,7 +26,7 @@ SETTINGS = make_settings()
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("HTTPS://Example.COM:443/a/b?b=2&a=1#frag", "https://example.com/a/b?a=1&b=2"),
+        ("HTTPS://Example.COM:443/a/b?b=2&a=1#frag", "https://example.com/a/b?b=2&a=1"),
         ("http://example.com:80", "http://example.com/"),
         ("http://example.com:8080/x", "http://example.com:8080/x"),
         (
@@ -102,3 +115,164 @@ def test_the_scheme_rule_is_the_fetchers_too(scheme: str) -> None:
         check_scheme(scheme)
     with pytest.raises(BlockedURL, match="Only http"):
         parse_target(f"{scheme}://example.com/", SETTINGS)
+
+
+# Issue #10, defect 2: nothing a client sends may cost quadratic work before the rate limiter.
+# Most inputs here took seconds (one blocked event loop) with the old `[ \t]+\n` pattern or NFC.
+RUN = 65_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " " * RUN + "x \n",  # one space run that ends in a letter, a trailing space elsewhere
+        "\t" * RUN + "x \n",
+        " \t" * (RUN // 2) + "x \n",
+        " \n" * (RUN // 2),
+    ],
+    ids=["spaces", "tabs", "mixed", "trailing-on-every-line"],
+)
+async def test_whitespace_runs_normalise_in_linear_time(text: str, watchdog: Watchdog) -> None:
+    assert normalize_text(text) == ("x" if "x" in text else "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "e" + "\u0301" * RUN,  # one mark, repeated: composes once, no reordering
+        "e" + "\u0301\u0316" * (RUN // 2),  # classes 230 and 220 alternating: NFC reorders
+        "a" + "\u0f73" * 20_000,  # a starter that decomposes into two marks of two classes
+    ],
+    ids=["one-mark", "alternating-marks", "tibetan-vowel-signs"],
+)
+async def test_combining_mark_runs_are_refused_in_linear_time(
+    text: str, watchdog: Watchdog
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        normalize_text(text)
+    assert caught.value.code == "too_many_marks"
+
+
+def test_a_run_of_thirty_marks_is_still_text() -> None:
+    # NFC sorts the 30 marks by class (220 before 230) and composes the first 230 into the é.
+    sorted_marks = "\u0316" * 15 + "\u0301" * 14
+    assert normalize_text("Cafe" + "\u0301\u0316" * 15) == "Caf\u00e9" + sorted_marks
+    with pytest.raises(ValidationFailed):
+        normalize_text("Cafe" + "\u0301\u0316" * 15 + "\u0301")
+    already_nfc = "Caf\u00e9\u0301"  # in NFC already: never normalised, so never counted
+    assert normalize_text(already_nfc) == already_nfc
+
+
+async def test_an_overlong_text_is_refused_before_it_is_normalised(watchdog: Watchdog) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate(None, " " * RUN + "x \n", SETTINGS)
+    assert caught.value.code == "text_too_long"
+    assert "65,003 characters" in caught.value.detail
+
+
+def test_whitespace_padded_text_within_the_limit_passes() -> None:
+    # 9,000 characters of words in lines padded with spaces to 120 columns, CRLF endings:
+    # nearly 3× as long as sent as once normalised, which must not count against the limit.
+    line = "word " * 8 + "x"
+    text = "\r\n".join(line.ljust(120) for _ in range(9_000 // (len(line) + 1)))
+    assert len(text) > 2.5 * SETTINGS.max_content_length
+    source = validate(None, text, SETTINGS)
+    assert len(source.value) <= SETTINGS.max_content_length
+
+
+def test_the_starters_that_decompose_into_marks_are_all_known() -> None:
+    # NFC reorders the marks a character decomposes into: a starter (class 0) whose
+    # decomposition begins with a mark extends a run like a mark does. Checked against this
+    # Python's Unicode tables, so a new Unicode version that adds one fails here.
+    found = {
+        ch
+        for ch in map(chr, range(0x110000))
+        if unicodedata.decomposition(ch)[:1] not in ("", "<")
+        and not unicodedata.combining(ch)
+        and unicodedata.combining(unicodedata.normalize("NFD", ch)[0])
+    }
+    assert found == set(DECOMPOSING_STARTERS)
+
+
+# Issue #10, defect 8: normalising a URL must not change what is fetched.
+
+
+def test_query_bytes_are_kept_as_sent() -> None:
+    e_acute = validate("https://example.com/s?q=caf%E9", None, SETTINGS)
+    e_grave = validate("https://example.com/s?q=caf%E8", None, SETTINGS)
+    assert e_acute.value == "https://example.com/s?q=caf%E9"
+    assert e_grave.value == "https://example.com/s?q=caf%E8"
+    assert e_acute.digest != e_grave.digest
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://e.com/p?b=2&utm_source=x&a=1", "https://e.com/p?b=2&a=1"),
+        ("https://e.com/p?q=a+b&r=%2F&s=%7e&t", "https://e.com/p?q=a+b&r=%2F&s=%7e&t"),
+        ("https://e.com/p?utm%5Fsource=x&id=%E9", "https://e.com/p?id=%E9"),
+        ("https://e.com/p?FBCLID=1", "https://e.com/p"),
+    ],
+)
+def test_only_tracking_parameters_leave_the_query(raw: str, expected: str) -> None:
+    assert normalize_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "host"),
+    [
+        ("https://faß.de/", "xn--fa-hia.de"),  # IDNA 2008, as browsers: not "fass.de"
+        ("https://FASS.DE/", "fass.de"),  # which stays a different site
+        ("https://ΑΣ.gr/", "xn--mxa0b.gr"),  # UTS 46 maps Σ to σ; Python's lower() gives ς
+        ("https://exam\u00adple.com/", "example.com"),  # UTS 46 ignores a soft hyphen
+        ("https://ｅｘａｍｐｌｅ．com/", "example.com"),  # and maps fullwidth forms
+    ],
+)
+def test_hosts_are_mapped_as_a_browser_maps_them(raw: str, host: str) -> None:
+    assert normalize_url(raw) == f"https://{host}/"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://exa\u200dmple.com/",  # a joiner outside the scripts that need one
+        "https://exa\u202emple.com/",  # a bidi override
+        "https://exa\u200emple.com/",  # a left-to-right mark
+        "https://a..bü.de/",  # an empty label
+    ],
+)
+def test_a_host_idna_refuses_is_an_invalid_url(raw: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate(raw, None, SETTINGS)
+    assert caught.value.code == "invalid_url"
+    assert "host name" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "host"),
+    [("https://faß.de/x", "xn--fa-hia.de"), ("https://bücher.de/x", "xn--bcher-kva.de")],
+)
+def test_normalised_idn_urls_pass_netguard(raw: str, host: str) -> None:
+    target = parse_target(normalize_url(raw), SETTINGS)
+    assert (target.host, target.url) == (host, f"https://{host}/x")
+
+
+async def test_the_fetched_url_keeps_the_query_bytes() -> None:
+    seen: list[bytes] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    def page(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path)
+        return httpx.Response(
+            200, stream=httpx.ByteStream(b"<p>Hi.</p>"), headers={"content-type": "text/html"}
+        )
+
+    fetcher = Fetcher(SETTINGS, transport=httpx.MockTransport(page), resolver=resolve)
+    try:
+        source = validate("https://example.com/s?q=caf%E9&utm_medium=x", None, SETTINGS)
+        await fetcher.fetch(source.value)
+    finally:
+        await fetcher.aclose()
+    assert seen == [b"/s?q=caf%E9"]

@@ -9,7 +9,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote_plus, urlsplit, urlunsplit
+
+import idna
 
 from .config import Settings
 from .errors import BlockedURL, ThreadrError, ValidationFailed
@@ -53,7 +55,26 @@ _TRACKING = frozenset(
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "hsa_")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+# A text is measured before it is normalised, against this many times MAX_CONTENT_LENGTH, so
+# that a body of padding costs nothing before the rate limiter. Normalising only removes
+# whitespace (CRs, trailing spaces, runs of blank lines), so only padding makes a text longer
+# as sent than once normalised: 4× still lets through lines padded with spaces to a fixed
+# width with CRLF endings, and refuses a 64 KiB body that is one run of spaces (the default
+# limit allows 40,000 characters as sent).
+RAW_TEXT_FACTOR = 4
+
+# NFC sorts each run of combining marks by insertion (CPython's unicodedata), so one long run
+# of marks of alternating classes costs time quadratic in its length: seconds for a 64 KiB
+# body. A text that needs normalising may hold no run longer than UAX #15's Stream-Safe Text
+# Format allows (30 non-starters); no language needs more, only "Zalgo" text.
+MAX_MARK_RUN = 30
+_MARK_RUN = re.compile(rb"[^\x00]{%d}" % (MAX_MARK_RUN + 1))  # over combining classes, as bytes
+# The only starters whose canonical decomposition begins with marks (Tibetan vowel signs): NFC
+# sorts what they decompose into along with the run, so they count as their two marks
+# (tests/test_source.py checks this list against unicodedata).
+DECOMPOSING_STARTERS = "\u0f73\u0f75\u0f81"
+_AS_MARKS = str.maketrans(dict.fromkeys(DECOMPOSING_STARTERS, "\u0f71\u0f71"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +113,17 @@ def validate(url: str | None, text: str | None, settings: Settings) -> Source:
     if (url is None) == (text is None):
         raise ValidationFailed("Send exactly one of `url` or `text`.", code="url_or_text")
     if text is not None:
+        limit = settings.max_content_length
+        if len(text) > RAW_TEXT_FACTOR * limit:
+            raise _too_long(text, limit)  # before normalising reads a character of it
         text = normalize_text(text)
         if not text:
             raise ValidationFailed(
                 "The text is empty; paste the article you want turned into a thread.",
                 code="empty_text",
             )
-        limit = settings.max_content_length
         if len(text) > limit:
-            raise ValidationFailed(
-                f"The text is {len(text):,} characters long; the limit is {limit:,} characters.",
-                code="text_too_long",
-            )
+            raise _too_long(text, limit)
         return Source("text", text, digest(text))
     raw = (url or "").strip()
     check_length(raw, ValidationFailed, "invalid_url")
@@ -118,45 +138,103 @@ def validate(url: str | None, text: str | None, settings: Settings) -> Source:
 
 
 def normalize_url(url: str) -> str:
-    """Lower-case scheme and host, drop the default port, fragment and tracking parameters,
-    sort the query. Raises ValueError for a URL without a scheme or host."""
+    """The URL that will be fetched, in one spelling: scheme and host lower-case, the host as a
+    browser maps it (UTS 46, IDNA 2008), no default port, fragment or tracking parameters.
+    Raises ValueError for a URL without a scheme or a valid host."""
     return _normal_url(urlsplit(url.strip()))
 
 
 def _normal_url(parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    host = _normal_host(parts.netloc)
     if not scheme or not host:
         raise ValueError("a URL needs a scheme and a host, like https://example.com/post")
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        host = host.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
     port = parts.port  # raises ValueError for a port that is not a number
     netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in _TRACKING and not k.lower().startswith(_TRACKING_PREFIXES)
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    return urlunsplit((scheme, netloc, parts.path or "/", _without_tracking(parts.query), ""))
+
+
+def _normal_host(netloc: str) -> str:
+    """The host of `netloc` as a browser would look it up ("" when there is none)."""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):  # an IPv6 literal, brackets kept (urlsplit has checked them)
+        return host[: host.find("]") + 1].lower()
+    host = host.partition(":")[0].rstrip(".")  # "example.com." is the same host
+    if host.isascii():
+        # UTS 46 leaves ASCII as it is apart from case (browsers skip its STD3 rules, so
+        # "my_site.example" stays valid); netguard judges the syntax before any fetch.
+        return host.lower()
+    # Mapped as a browser's URL parser maps it: UTS 46, non-transitional, then IDNA 2008 —
+    # "faß.de" is xn--fa-hia.de, not IDNA 2003's fass.de (another site). Python's lower() does
+    # not run first (it makes Σ the final ς, UTS 46 makes it σ: another name again), and no
+    # character is stripped here: UTS 46's own table drops the invisibles a browser drops
+    # (soft hyphen, zero-width space, word joiner, BOM, variation selectors), so we fetch the
+    # host the browser would; what it disallows (bidi controls and marks, joiners outside the
+    # scripts that need them, controls, spaces) makes the link invalid instead of being
+    # guessed away.
+    try:
+        return idna.encode(host, uts46=True).decode("ascii").rstrip(".")
+    except UnicodeError as exc:  # idna.IDNAError included
+        raise ValueError("its host name is not a valid internationalised domain name") from exc
+
+
+def _without_tracking(query: str) -> str:
+    """The query exactly as sent, minus tracking parameters: every other parameter keeps its
+    bytes and its place, since a site may read both (`?q=caf%E9` is Latin-1 "café" to some,
+    not the page of `?q=caf%E8`, and neither is UTF-8)."""
+    if not query:
+        return query
+    pieces = query.split("&")
+    kept = [piece for piece in pieces if not _is_tracking(piece)]
+    return query if len(kept) == len(pieces) else "&".join(kept)
+
+
+def _is_tracking(piece: str) -> bool:
+    name = unquote_plus(piece.partition("=")[0]).lower()  # utm%5Fsource is utm_source too
+    return name in _TRACKING or name.startswith(_TRACKING_PREFIXES)
 
 
 def normalize_text(text: str) -> str:
-    """NFC, Unix newlines, no trailing spaces, at most one blank line in a row, trimmed."""
+    """NFC, Unix newlines, no trailing spaces, at most one blank line in a row, trimmed.
+
+    Linear in the text's length whatever it holds; raises ValidationFailed for a text that
+    needs NFC and holds a run of more than 30 combining marks."""
     # Each step is skipped when a C-speed scan shows nothing to do: this runs on every request
-    # with a text, cache hits included.
+    # with a text, cache hits included. Text already in NFC (nearly all) is not normalised, so
+    # it needs no bound on its runs of marks and skips the check (~50 ns a character): the
+    # bound is about CPU, not spelling. (is_normalized's own full pass, on a "maybe", is
+    # linear: it only runs when every run of marks is already in order.)
     if not unicodedata.is_normalized("NFC", text):
+        _check_mark_runs(text)
         text = unicodedata.normalize("NFC", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if " \n" in text or "\t\n" in text:
-        text = _TRAILING_SPACE.sub("\n", text)
+        # Line by line, not a regex: `[ \t]+\n` tries every start inside a run of spaces
+        # that ends in a letter, which is quadratic (seconds for 64 KiB of spaces).
+        text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
     if "\n\n\n" in text:
         text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
+
+
+def _check_mark_runs(text: str) -> None:
+    """Refuse a run of marks longer than NFC can sort in linear time (MAX_MARK_RUN)."""
+    if any(starter in text for starter in DECOMPOSING_STARTERS):
+        text = text.translate(_AS_MARKS)
+    if _MARK_RUN.search(bytes(map(unicodedata.combining, text))):
+        raise ValidationFailed(
+            f"The text has more than {MAX_MARK_RUN} accents or other combining marks on one "
+            "letter; no language needs that many.",
+            code="too_many_marks",
+        )
+
+
+def _too_long(text: str, limit: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"The text is {len(text):,} characters long; the limit is {limit:,} characters.",
+        code="text_too_long",
+    )
 
 
 def digest(value: str) -> str:
