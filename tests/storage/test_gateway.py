@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from fakeredis.aioredis import FakeRedis
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from tests.factories import BrokenRedis, make_gateway
+from tests.factories import BrokenRedis, make_gateway, until
 from threadr.storage.gateway import UNAVAILABLE, Slots
 from threadr.storage.scripts import Script, ScriptCall
 
@@ -48,6 +49,21 @@ async def test_slots_bound_concurrency_and_hand_over_in_order() -> None:
     slots.release()
     slots.release()
     assert slots.free == 2
+
+
+async def test_waiters_cancelled_together_leave_the_slots_whole() -> None:
+    """Deadlines cancel every late waiter in one tick; a release may pass over their cancelled
+    places before they resume, and they must not trip over that."""
+    slots = Slots(1)
+    await slots.acquire()
+    waiters = [asyncio.create_task(slots.acquire()) for _ in range(3)]
+    await until(lambda: len(slots._waiters) == 3)
+    for task in waiters:
+        task.cancel()
+    slots.release()  # before the cancelled waiters run again
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
+    assert slots.free == 1 and not slots._waiters
 
 
 async def test_without_redis_every_call_is_unavailable() -> None:
@@ -150,6 +166,91 @@ async def test_pool_calls_wait_for_a_slot_instead_of_failing() -> None:
     release.set()
     assert await asyncio.gather(*calls) == [7, 7, 7]
     assert most == 1
+
+
+async def test_a_hung_redis_holds_no_call_past_one_deadline() -> None:
+    """20 calls on 2 slots against a Redis that never answers: the wait for a slot counts
+    against the call's one deadline, so the queue does not hold the last call for 10 rounds of
+    the timeout; only the calls that got a slot reached Redis."""
+    gateway = make_gateway(object(), timeout=0.2, pool_slots=2)
+    never = asyncio.Event()
+    reached = 0
+
+    async def hangs(_: Any) -> None:
+        nonlocal reached
+        reached += 1
+        await never.wait()
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await asyncio.gather(*(gateway.call(hangs, "test") for _ in range(20)))
+    assert results == [UNAVAILABLE] * 20
+    assert reached == 2  # the other 18 ran out of time in the queue, never adding to the hang
+    assert loop.time() - started < 0.2 * 3  # about one deadline (plus a tick), not 2 s
+    assert gateway._slots.free == 2  # every slot came back
+
+
+async def test_a_silent_server_holds_no_call_past_one_deadline() -> None:
+    """The same through redis-py, against a server that accepts connections and never
+    answers: 20 reads on 2 slots end within about one timeout, on no more than 2 connections."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # and never a byte back
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis(host="127.0.0.1", port=port, max_connections=2 + 4)
+    gateway = make_gateway(redis, timeout=0.2, pool_slots=2)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        results = await asyncio.gather(*(gateway.get(f"k{i}", "test") for i in range(20)))
+        assert results == [UNAVAILABLE] * 20
+        assert loop.time() - started < 0.2 * 3
+        assert len(connections) <= 2
+    finally:
+        await redis.aclose()
+        server.close()
+        for writer in connections:
+            writer.close()
+        await server.wait_closed()
+
+
+async def test_calls_that_waited_while_the_breaker_opened_do_not_reach_redis() -> None:
+    gateway = make_gateway(object(), threshold=1, pool_slots=1)
+    fail = asyncio.Event()
+    reached = 0
+
+    async def fails(_: Any) -> None:
+        nonlocal reached
+        reached += 1
+        await fail.wait()
+        raise RedisConnectionError("connection reset")
+
+    calls = [asyncio.create_task(gateway.call(fails, "test")) for _ in range(3)]
+    await until(lambda: reached == 1)  # the first holds the slot; two wait behind it
+    fail.set()  # it fails: the breaker opens while the others wait
+    assert await asyncio.gather(*calls) == [UNAVAILABLE] * 3
+    assert reached == 1 and not gateway.available
+    assert gateway._slots.free == 1
+
+
+async def test_a_slot_wait_that_runs_out_does_not_count_against_redis() -> None:
+    """Calls that ran out of time in the queue never reached Redis: only calls in flight tell
+    whether Redis fails, so a queue behind a busy pool cannot open the breaker by itself."""
+    gateway = make_gateway(object(), threshold=1, timeout=0.05, pool_slots=1)
+
+    async def fine(_: Any) -> int:
+        return 1
+
+    await gateway._slots.acquire()  # a call in flight holds the only slot throughout
+    async with asyncio.timeout(5):  # before the fix a queued call waited for ever
+        queued = [await gateway.call(fine, "test") for _ in range(3)]
+    assert queued == [UNAVAILABLE] * 3
+    assert gateway.available  # with a threshold of 1, one counted failure would have opened it
+    gateway._slots.release()
+    assert await gateway.call(fine, "test") == 1
 
 
 class RecordingLane:

@@ -23,6 +23,9 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        # How many times it has opened (or re-opened): a caller that saw one value before
+        # waiting and another after knows Redis failed meanwhile (the gateway's slot queue).
+        self.trips = 0
 
     @property
     def is_open(self) -> bool:
@@ -46,3 +49,4 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self.threshold:
             self._opened_at = self._clock()
+            self.trips += 1

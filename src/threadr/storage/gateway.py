@@ -44,26 +44,36 @@ class Slots:
 
     def __init__(self, count: int) -> None:
         self.free = count
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # In order of arrival; a dict so that a cancelled waiter leaves in O(1) (a deadline
+        # cancels a whole queue in one tick).
+        self._waiters: collections.OrderedDict[asyncio.Future[None], None] = (
+            collections.OrderedDict()
+        )
 
     async def acquire(self) -> None:
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
+        if self.try_acquire():
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self._waiters[waiter] = None
         try:
             await waiter  # release() hands its slot straight to us
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed a slot, but cancelled before using it: pass it on
             else:
-                self._waiters.remove(waiter)
+                self._waiters.pop(waiter, None)  # gone already if a release passed over it
             raise
+
+    def try_acquire(self) -> bool:
+        """Take a free slot if one is there and nobody queues for it (no wait)."""
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return True
+        return False
 
     def release(self) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _ = self._waiters.popitem(last=False)
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -89,7 +99,8 @@ class Gateway:
         # Per call, send and reply (the client sets no socket timeout itself: client.py).
         self._deadlines = Deadlines(timeout)
         # At most as many pool calls in flight as the pool has connections: a burst waits here
-        # for a free one instead of the pool raising (which would push exact limits into memory).
+        # for a free one instead of the pool raising (which would push exact limits into memory),
+        # the wait counting against the call's deadline (_queued).
         self._slots = Slots(pool_slots)
 
     @classmethod
@@ -197,13 +208,43 @@ class Gateway:
     async def _pooled(
         self, redis: Redis, fn: Callable[[Redis], Awaitable[T]], what: str
     ) -> T | Unavailable:
-        await self._slots.acquire()
-        try:
-            return await self._attempt(fn(redis), what)  # made only once it has a slot
-        finally:
-            self._slots.release()
+        slots = self._slots
+        if slots.try_acquire():
+            try:
+                return await self._attempt(fn(redis), what)  # made only once it has a slot
+            finally:
+                slots.release()
+        return await self._queued(redis, fn, what)
 
-    async def _attempt(self, call: Awaitable[T], what: str) -> T | Unavailable:
+    async def _queued(
+        self, redis: Redis, fn: Callable[[Redis], Awaitable[T]], what: str
+    ) -> T | Unavailable:
+        """A pool call that must wait for a slot. The wait and the command share the one
+        deadline: with Redis hung, a queue of calls on a few slots would otherwise be served
+        a timeout at a time (20 calls on 2 slots took ten timeouts). A call whose wait saw
+        the breaker open does not add itself to the Redis that opened it."""
+        slots, breaker = self._slots, self.breaker
+        trips = breaker.trips
+        sent = False
+
+        async def wait_then_send() -> T | Unavailable:
+            nonlocal sent
+            await slots.acquire()
+            try:
+                if breaker.trips != trips:
+                    return UNAVAILABLE
+                sent = True
+                return await fn(redis)
+            finally:
+                slots.release()
+
+        return await self._attempt(wait_then_send(), what, reached=lambda: sent)
+
+    async def _attempt(
+        self, call: Awaitable[T], what: str, *, reached: Callable[[], bool] = lambda: True
+    ) -> T | Unavailable:
+        """Run `call` under one deadline; only a call that `reached` Redis counts for the
+        breaker, failure or success."""
         try:
             result = await self._deadlines.run(call)  # TimeoutError is an OSError
         except MaxConnectionsError as exc:
@@ -211,8 +252,14 @@ class Gateway:
             log.warning("Redis pool exhausted (%s: %r); using the in-process fallback", what, exc)
             return UNAVAILABLE
         except (RedisError, OSError) as exc:
+            if not reached():
+                # Out of time in the slot queue: the pool is busy, which says nothing of Redis
+                # (the calls in flight report on it), so it counts nothing towards opening.
+                log.warning("No Redis connection free in time (%s); using the fallback", what)
+                return UNAVAILABLE
             self.breaker.failure()
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
             return UNAVAILABLE
-        self.breaker.success()
+        if reached():
+            self.breaker.success()
         return result
