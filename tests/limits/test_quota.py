@@ -3,6 +3,7 @@ under concurrency on a real Redis are in integration/)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,8 @@ from redis.crc import key_slot
 
 from tests.factories import BrokenRedis, Clock, limit_settings, make_gateway, make_settings
 from threadr.errors import ConfigError, QuotaExceeded
-from threadr.limits.quota import QUOTA_TTL_MARGIN, MemoryCounts, Quota, UsageStatus
+from threadr.limits.admission import QuotaAccount
+from threadr.limits.quota import QUOTA_TTL_MARGIN, MemoryCounts, Quota, Reservation, UsageStatus
 from threadr.storage.breaker import CircuitBreaker
 
 STATUS_FIELDS = [
@@ -58,13 +60,17 @@ def make_quota(fake: FakeRedis, clock: UTCClock) -> MakeQuota:
     return make
 
 
-async def reserve_n(quota: Quota, n: int, identity: str = "203.0.113.4") -> list[UsageStatus]:
+async def reserve_n(quota: Quota, n: int, identity: str = "203.0.113.4") -> list[Reservation]:
     return [await quota.reserve(identity) for _ in range(n)]
+
+
+async def usage_n(quota: Quota, n: int, identity: str = "203.0.113.4") -> list[UsageStatus]:
+    return [r.usage for r in await reserve_n(quota, n, identity)]
 
 
 async def test_daily_limit(make_quota: MakeQuota) -> None:
     quota = make_quota()
-    statuses = await reserve_n(quota, 5)
+    statuses = await usage_n(quota, 5)
     assert [s.daily_usage for s in statuses] == [1, 2, 3, 4, 5]
     assert statuses[-1].daily_remaining == 0
     assert statuses[-1].monthly_remaining == 15
@@ -88,25 +94,25 @@ async def test_day_and_month_rollover(make_quota: MakeQuota, clock: UTCClock) ->
     with pytest.raises(QuotaExceeded, match="today"):
         await quota.reserve("203.0.113.4")
     clock.set(utc(2025, 1, 31))  # one millisecond later: a new UTC day
-    assert [s.monthly_usage for s in await reserve_n(quota, 2)] == [11, 12]
+    assert [s.monthly_usage for s in await usage_n(quota, 2)] == [11, 12]
     with pytest.raises(QuotaExceeded, match="month") as caught:
         await quota.reserve("203.0.113.4")
     usage = caught.value.extra["usage"]
     assert (usage.daily_usage, usage.daily_remaining) == (2, 3)
     assert (usage.monthly_usage, usage.monthly_remaining) == (12, 0)
     clock.set(utc(2025, 2, 1))
-    status = await quota.reserve("203.0.113.4")
+    status = (await quota.reserve("203.0.113.4")).usage
     assert (status.daily_usage, status.monthly_usage) == (1, 1)
 
 
 async def test_refund_undoes_one_and_never_goes_negative(make_quota: MakeQuota) -> None:
     quota = make_quota()
-    await reserve_n(quota, 2)
-    await quota.refund("203.0.113.4")
+    first, second = await reserve_n(quota, 2)
+    await quota.refund(second)
     status = await quota.status("203.0.113.4")
     assert (status.daily_usage, status.monthly_usage) == (1, 1)
     for _ in range(3):
-        await quota.refund("203.0.113.4")
+        await quota.refund(first)
     status = await quota.status("203.0.113.4")
     assert (status.daily_usage, status.monthly_usage) == (0, 0)
     assert len(await reserve_n(quota, 5)) == 5  # refunds never mint extra credit
@@ -115,7 +121,9 @@ async def test_refund_undoes_one_and_never_goes_negative(make_quota: MakeQuota) 
 async def test_premium_is_unlimited_and_uncounted(make_quota: MakeQuota) -> None:
     quota = make_quota()
     for _ in range(30):
-        status = await quota.reserve("user:7", premium=True)
+        reservation = await quota.reserve("user:7", premium=True)
+        await quota.refund(reservation)  # nothing was counted: nothing to give back
+    status = reservation.usage
     assert status.has_premium
     assert status.daily_usage == 0
     assert (await quota.status("user:7")).daily_remaining == 5
@@ -123,10 +131,10 @@ async def test_premium_is_unlimited_and_uncounted(make_quota: MakeQuota) -> None
 
 async def test_disabled_free_tier(make_quota: MakeQuota, fake: Any) -> None:
     quota = make_quota(enabled=False)
-    statuses = await reserve_n(quota, 10)
+    statuses = await usage_n(quota, 10)
     assert not statuses[-1].free_tier_enabled
     assert statuses[-1].daily_usage == 0
-    await quota.refund("203.0.113.4")
+    await quota.refund(await quota.reserve("203.0.113.4"))
     assert await fake.keys("*") == []
 
 
@@ -163,13 +171,13 @@ async def test_script_flush_is_invisible(make_quota: MakeQuota, fake: Any) -> No
     quota = make_quota()
     await quota.reserve("u")
     await fake.script_flush()
-    assert (await quota.reserve("u")).daily_usage == 2
+    assert (await quota.reserve("u")).usage.daily_usage == 2
 
 
 async def test_redis_down_counts_in_memory(make_quota: MakeQuota) -> None:
     broken = BrokenRedis()
     quota = make_quota(broken, breaker=CircuitBreaker(threshold=2))
-    assert [s.daily_usage for s in await reserve_n(quota, 5)] == [1, 2, 3, 4, 5]
+    assert [s.daily_usage for s in await usage_n(quota, 5)] == [1, 2, 3, 4, 5]
     with pytest.raises(QuotaExceeded):
         await quota.reserve("203.0.113.4")
     assert (await quota.status("203.0.113.4")).daily_usage == 5
@@ -182,21 +190,21 @@ async def test_redis_counts_win_when_it_returns(make_quota: MakeQuota, fake: Any
     quota = make_quota(breaker=breaker)
     await quota.reserve("u")  # counted in Redis
     breaker.failure()  # Redis "goes away": the breaker is open
-    assert [s.daily_usage for s in await reserve_n(quota, 3, "u")] == [1, 2, 3]  # in memory
+    assert [s.daily_usage for s in await usage_n(quota, 3, "u")] == [1, 2, 3]  # in memory
     now[0] = 5  # cooldown over: the next call probes Redis, which answers
-    assert (await quota.reserve("u")).daily_usage == 2  # outage usage is forgiven, not merged
+    assert (await quota.reserve("u")).usage.daily_usage == 2  # outage usage is forgiven
 
 
 async def test_without_redis_it_counts_in_memory(make_quota: MakeQuota, clock: UTCClock) -> None:
     quota = make_quota(None, daily_limit=1)
-    await quota.reserve("u")
+    reservation = await quota.reserve("u")
     with pytest.raises(QuotaExceeded):
         await quota.reserve("u")
-    await quota.refund("u")
-    await quota.refund("u")
-    assert (await quota.reserve("u")).monthly_usage == 1
+    await quota.refund(reservation)
+    await quota.refund(reservation)
+    assert (await quota.reserve("u")).usage.monthly_usage == 1
     clock.set(utc(2025, 1, 11))
-    assert (await quota.reserve("u")).daily_usage == 1
+    assert (await quota.reserve("u")).usage.daily_usage == 1
     assert len(quota.memory._counts) == 2  # yesterday's count was dropped
 
 
@@ -215,3 +223,92 @@ async def test_memory_counts_stay_bounded(clock: UTCClock) -> None:
     for i in range(20):
         await quota.reserve(f"u{i}")
     assert len(quota.memory._counts) <= 10
+
+
+async def counts(fake: Any, identity: str, *periods: str) -> list[int | None]:
+    """The stored counters of `identity` for these periods ("d:20250131", "m:202501" …)."""
+    values = [await fake.get(f"threadr:quota:{{{identity}}}:{p}") for p in periods]
+    return [None if v is None else int(v) for v in values]
+
+
+@pytest.mark.parametrize("redis", ["fake", None])
+async def test_a_refund_after_midnight_goes_back_to_the_day_it_was_counted_in(
+    make_quota: MakeQuota, fake: Any, clock: UTCClock, redis: str | None
+) -> None:
+    """Reserved at 23:59:59 on the last day of a month, refunded at 00:00:01: the day and month
+    that counted it give it back; the new ones, already counting another, are untouched."""
+    quota = make_quota(fake if redis else None)
+    clock.set(utc(2025, 1, 31, 23, 59, 59))
+    late = QuotaAccount(quota, "u")
+    await late.reserve()
+    clock.set(utc(2025, 2, 1, 0, 0, 1))
+    await QuotaAccount(quota, "u").reserve()  # the new day's first
+    await late.refund()  # the generation started before midnight failed
+    status = await quota.status("u")
+    assert (status.daily_usage, status.monthly_usage) == (1, 1)
+    if redis:
+        assert await counts(fake, "u", "d:20250131", "m:202501") == [0, 0]
+
+
+async def test_a_reservation_counted_in_memory_is_refunded_in_memory(
+    make_quota: MakeQuota, fake: Any
+) -> None:
+    """Made during an outage, refunded once Redis is back: Redis never counted it, so its
+    count (of reservations made before the outage) is left alone."""
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=lambda: now[0])
+    quota = make_quota(breaker=breaker)
+    await reserve_n(quota, 3, "u")  # counted in Redis
+    breaker.failure()  # Redis goes away
+    during = QuotaAccount(quota, "u")
+    await during.reserve()  # counted in memory
+    now[0] = 5  # Redis is back (the next call probes it, and it answers)
+    await during.refund()
+    assert (await quota.status("u")).daily_usage == 3
+    assert await counts(fake, "u", "d:20250110") == [3]
+    assert set(quota.memory._counts.values()) == {0}  # the memory count gave it back
+
+
+async def test_a_reservation_counted_in_redis_is_not_refunded_in_memory(
+    make_quota: MakeQuota,
+) -> None:
+    """Refunding Redis's reservation from memory would hand out outage credit that nobody
+    used; while Redis is away such a refund is lost (logged) instead."""
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=lambda: now[0])
+    quota = make_quota(breaker=breaker)
+    breaker.failure()
+    await QuotaAccount(quota, "u").reserve()  # an outage's reservation, in memory
+    now[0] = 5
+    in_redis = QuotaAccount(quota, "u")
+    await in_redis.reserve()  # Redis is back and counts this one
+    assert not breaker.is_open
+    breaker.failure()  # away again
+    await in_redis.refund()
+    assert quota.memory._counts[b"threadr:quota:{u}:d:20250110"] == 1
+
+
+async def test_a_corrupt_count_reads_as_zero_and_is_replaced(
+    make_quota: MakeQuota, fake: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored count that is not a whole number we wrote: no 500 and no Redis failure; it
+    counts as nothing, and the next reservation writes a real count over it."""
+    breaker = CircuitBreaker(threshold=1)
+    quota = make_quota(breaker=breaker)
+    day, month = "threadr:quota:{u}:d:20250110", "threadr:quota:{u}:m:202501"
+    await fake.set(day, b"garbage")
+    await fake.set(month, b"2.5")
+    with caplog.at_level(logging.WARNING):
+        status = await quota.status("u")
+        await quota.status("u")
+    assert (status.daily_usage, status.monthly_usage) == (0, 0)
+    assert len(caplog.records) == 1 and "corrupt" in caplog.text  # once, not at every read
+    account = QuotaAccount(quota, "u")
+    await account.reserve()
+    assert await counts(fake, "u", "d:20250110", "m:202501") == [1, 1]
+    await fake.set(day, b"-4")
+    await account.refund()  # no DECR of a value that is not ours
+    assert await fake.get(day) == b"-4"
+    assert (await quota.status("u")).daily_usage == 0
+    assert (await quota.reserve("u")).usage.daily_usage == 1
+    assert not breaker.is_open

@@ -7,7 +7,7 @@ from threadr.cache import CacheEntry, ThreadCache
 from threadr.storage.gateway import UNAVAILABLE
 
 from .policies import Decision
-from .quota import Quota
+from .quota import Quota, Reservation
 from .ratelimit import Limiter
 
 
@@ -32,16 +32,20 @@ class Admission:
 
 
 class QuotaAccount:
-    """One identity's free-tier quota, as the pipeline's `Account`."""
+    """One identity's free-tier quota, as the pipeline's `Account`: it keeps its reservations,
+    so a refund goes back to the day and the store that counted the generation."""
 
-    __slots__ = ("identity", "quota")
+    __slots__ = ("_held", "identity", "quota")
 
     def __init__(self, quota: Quota, identity: str) -> None:
         self.quota = quota
         self.identity = identity
+        self._held: list[Reservation] = []
 
     async def reserve(self) -> None:
-        await self.quota.reserve(self.identity)
+        self._held.append(await self.quota.reserve(self.identity))
 
     async def refund(self) -> None:
-        await self.quota.refund(self.identity)
+        """Refund the latest reservation not yet refunded (none: nothing to give back)."""
+        if self._held:
+            await self.quota.refund(self._held.pop())
