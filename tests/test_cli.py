@@ -47,6 +47,23 @@ def test_check_config_explains_an_unreachable_redis(
     assert "offline writer" in out
 
 
+def test_check_config_warns_when_tls_is_not_verified(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "rediss://127.0.0.1:1/0?ssl_cert_reqs=none")
+    monkeypatch.setenv("REDIS_TIMEOUT_SECONDS", "0.2")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("REDIS_TLS_INSECURE", raising=False)
+    assert main(["check-config"]) == 2  # refused: the URL alone may not turn verification off
+    assert "ssl_cert_reqs=none" in capsys.readouterr().err
+    monkeypatch.setenv("REDIS_TLS_INSECURE", "true")
+    main(["check-config"])
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1
+    assert "REDIS_TLS_INSECURE=true" in warnings[0] and "ssl_cert_reqs=none" in warnings[0]
+    assert "certificate is not verified" in warnings[0]
+
+
 async def test_only_threadr_serve_freezes_start_up_objects() -> None:
     async with running_app(make_settings()) as client:
         assert (await client.get("/health")).status_code == 200

@@ -6,26 +6,37 @@ import asyncio
 import ssl
 import sys
 from collections.abc import Callable
+from typing import Literal
 from urllib.parse import urlsplit
 
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .config import Settings
+from .config import Settings, unverified_tls_options
 from .storage.client import create_redis
 
 _TIMEOUT = 10.0
 
 
-Say = Callable[[bool | None, str], None]
-_MARKS = {True: "ok     ", False: "PROBLEM", None: "note   "}
+# A finding: True fine, False a problem (check-config exits 1), None a note; WARNING a risk the
+# settings knowingly allow (the exit status stays 0).
+WARNING: Literal["warning"] = "warning"
+Finding = bool | Literal["warning"] | None
+Say = Callable[[Finding, str], None]
+_MARKS: dict[Finding, str] = {
+    True: "ok     ",
+    False: "PROBLEM",
+    None: "note   ",
+    WARNING: "WARNING",
+}
 
 
 def line_printer() -> Say:
-    """Reports one finding per line on stdout: `[ok     ]`, `[PROBLEM]` or `[note   ]`, words."""
+    """Reports one finding per line on stdout: `[ok     ]`, `[PROBLEM]`, `[WARNING]` or
+    `[note   ]`, then words."""
 
-    def say(ok: bool | None, what: str) -> None:
+    def say(ok: Finding, what: str) -> None:
         sys.stdout.write(f"[{_MARKS[ok]}] {what}\n")
 
     return say
@@ -41,10 +52,19 @@ async def check_redis(settings: Settings, say: Say | None = None) -> bool:
             "(per process, lost on restart).",
         )
         return True
-    where = urlsplit(settings.redis_url)
+    url = settings.redis_url
+    where = urlsplit(url)
     target = f"{where.scheme}://{where.hostname}:{where.port or 6379}"
-    if where.scheme == "rediss" and settings.redis_tls_insecure:
-        say(False, "REDIS_TLS_INSECURE=true: the server certificate is not verified.")
+    if where.scheme == "rediss":
+        unverified = ["REDIS_TLS_INSECURE=true"] if settings.redis_tls_insecure else []
+        unverified += [f"{option} in REDIS_URL" for option in unverified_tls_options(url)]
+        if unverified:
+            say(
+                WARNING,
+                f"{' and '.join(unverified)}: TLS is on, but the server certificate is not "
+                "verified, so anyone on the network path can read and change the data. Set "
+                "REDIS_SSL_CA_CERTS to the provider's CA bundle instead.",
+            )
     redis = create_redis(settings)
     assert redis is not None
     try:

@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from tests.factories import make_settings
 from threadr.checks import check_redis
 from threadr.config import Settings
+from threadr.errors import ConfigError
 from threadr.storage.client import create_redis
 from threadr.storage.lane import Lane, command
 from threadr.storage.watch import RedisWatch
@@ -145,6 +146,22 @@ async def test_insecure_mode_connects_and_says_so_loudly(
     with caplog.at_level(logging.WARNING):
         assert await _reachable(settings)
     assert "NOT verified" in caplog.text
+
+
+async def test_a_url_option_cannot_switch_verification_off_unannounced(
+    tls_redis: tuple[int, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """redis-py applies `?ssl_cert_reqs=none` over the client's own options: refused at start-up
+    unless REDIS_TLS_INSECURE says so, and then check-config warns about it."""
+    port, _ = tls_redis
+    url = f"rediss://localhost:{port}/0?ssl_cert_reqs=none"
+    with pytest.raises(ConfigError, match="ssl_cert_reqs=none"):
+        make_settings(REDIS_URL=url)
+    settings = make_settings(REDIS_URL=url, REDIS_TLS_INSECURE="true")
+    assert await _reachable(settings)  # the private CA is not trusted: only unverified works
+    assert await check_redis(settings)
+    out = capsys.readouterr().out
+    assert "[WARNING] REDIS_TLS_INSECURE=true and ssl_cert_reqs=none in REDIS_URL" in out
 
 
 async def test_check_config_explains_the_certificate_problem(

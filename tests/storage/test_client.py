@@ -6,8 +6,10 @@ from __future__ import annotations
 import ssl
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.factories import make_settings
+from threadr.config import unverified_tls_options
 from threadr.storage.client import create_redis, redis_options, split_connections
 
 
@@ -38,3 +40,32 @@ def test_tls_is_verified_unless_explicitly_made_insecure() -> None:
     assert secure["ssl_min_version"] == ssl.TLSVersion.TLSv1_2
     insecure = redis_options(make_settings(REDIS_URL="rediss://h:6380", REDIS_TLS_INSECURE="1"))
     assert insecure["ssl_cert_reqs"] == ssl.CERT_NONE and not insecure["ssl_check_hostname"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "ssl_cert_reqs=none",
+        "ssl_cert_reqs=optional",
+        "ssl_cert_reqs=required",
+        "ssl_check_hostname=false",
+        "ssl_check_hostname=FALSE",
+        "ssl_check_hostname=f",
+        "ssl_check_hostname=n",
+        "ssl_check_hostname=true",
+        "ssl_check_hostname=1",
+        "ssl_cert_reqs=required&ssl_check_hostname=no",
+        "ssl_cert_reqs=none&ssl_cert_reqs=required",  # redis-py takes the first
+        "ssl_cert_reqs=%6Eone",  # percent-encoded: still `none`
+        "db=2",
+    ],
+)
+def test_the_settings_read_a_url_as_redis_py_does(query: str) -> None:
+    """config.unverified_tls_options (config may not import redis-py) agrees with the TLS
+    context redis-py builds from the same URL."""
+    url = f"rediss://h:6380/0?{query}"
+    connection = Redis.from_url(url).connection_pool.make_connection()  # type: ignore[no-untyped-call]
+    context = connection.ssl_context.get()
+    verified = context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert (not unverified_tls_options(url)) == verified
