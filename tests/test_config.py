@@ -111,3 +111,53 @@ def test_settings_built_in_code_are_bounded_too() -> None:
         Settings(rate_limit_requests=0)
     with pytest.raises(ConfigError, match="REDIS_TIMEOUT_SECONDS"):
         dataclasses.replace(Settings(), redis_timeout_seconds=0.0)
+
+
+def test_the_ipv6_prefix_is_bounded() -> None:
+    assert Settings.from_env({}).rate_limit_ipv6_prefix == 64
+    assert Settings.from_env({"RATE_LIMIT_IPV6_PREFIX": "48"}).rate_limit_ipv6_prefix == 48
+    for bad in ("31", "129", "64.5"):
+        with pytest.raises(ConfigError, match="RATE_LIMIT_IPV6_PREFIX"):
+            Settings.from_env({"RATE_LIMIT_IPV6_PREFIX": bad})
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "ssl_cert_reqs=none",
+        "ssl_cert_reqs=optional",
+        "ssl_check_hostname=false",
+        "ssl_check_hostname=0",
+        "ssl_check_hostname=No",
+    ],
+)
+def test_a_redis_url_cannot_turn_tls_verification_off_on_its_own(option: str) -> None:
+    """redis-py applies a URL's query options over the client's own, so `?ssl_cert_reqs=none`
+    would switch certificate checks off without REDIS_TLS_INSECURE saying so."""
+    url = f"rediss://default:hunter2@redis.example.com:6379/0?{option}"
+    with pytest.raises(ConfigError, match="REDIS_TLS_INSECURE=true") as info:
+        Settings.from_env({"REDIS_URL": url})
+    assert option in str(info.value) and "hunter2" not in str(info.value)
+    with pytest.raises(ConfigError, match="REDIS_TLS_INSECURE"):
+        Settings(redis_url=url)  # built in code too
+    assert Settings.from_env({"REDIS_URL": url, "REDIS_TLS_INSECURE": "true"}).redis_url == url
+
+
+def test_redis_url_options_that_keep_tls_verified_are_fine() -> None:
+    url = "rediss://h:6379/0?ssl_cert_reqs=required&ssl_check_hostname=true&db=1"
+    assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize("scheme", ["redis://h:6379/0", "unix:///run/redis.sock"])
+def test_tls_options_need_a_rediss_url(scheme: str) -> None:
+    """Without TLS, redis-py's connection refuses ssl_* options at the first command."""
+    with pytest.raises(ConfigError, match=r"TLS options \(ssl_cert_reqs\) but is not a rediss://"):
+        Settings.from_env({"REDIS_URL": f"{scheme}?ssl_cert_reqs=required"})
+
+
+def test_connection_bounds_for_serve() -> None:
+    s = Settings.from_env({})
+    assert (s.keep_alive_seconds, s.max_connections) == (5, 1000)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"KEEP_ALIVE_SECONDS": "0", "MAX_CONNECTIONS": "none"})
+    assert "KEEP_ALIVE_SECONDS" in str(info.value) and "MAX_CONNECTIONS" in str(info.value)

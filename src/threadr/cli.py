@@ -93,6 +93,12 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
         access_log=settings.access_log,
         server_header=False,
+        # What holds connections to account (docs/slow-clients.md): an idle keep-alive
+        # connection is closed after KEEP_ALIVE_SECONDS; past MAX_CONNECTIONS open connections
+        # (or requests in flight) a new request is answered 503 at once, so that slow or idle
+        # clients cannot run the process out of file descriptors or memory.
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
         log_config=None,  # keep the logging set up in main()
     )
     return 0

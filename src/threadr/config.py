@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
 
@@ -75,6 +76,9 @@ class Settings:
     port: int = _var("PORT", 8000, 1, 65535)
     debug: bool = _var("DEBUG", False)
     access_log: bool = _var("ACCESS_LOG", True, in_production=False)
+    # Connections `threadr serve` holds (docs/slow-clients.md)
+    keep_alive_seconds: int = _var("KEEP_ALIVE_SECONDS", 5, 1, 3600)
+    max_connections: int = _var("MAX_CONNECTIONS", 1000, 1, 1_000_000)
     # Redis (None → in-memory stores); Railway sets REDIS_PRIVATE_URL too.
     redis_url: str | None = _var(("REDIS_URL", "REDIS_PRIVATE_URL"), None)
     redis_ssl_ca_certs: str | None = _var("REDIS_SSL_CA_CERTS", None)
@@ -99,6 +103,9 @@ class Settings:
     fetch_allowed_ports: tuple[int, ...] = _var("FETCH_ALLOWED_PORTS", (80, 443), each=_port)
     fetch_allow_private_networks: bool = _var("FETCH_ALLOW_PRIVATE_NETWORKS", False)
     allowed_domains: tuple[str, ...] = _var("ALLOWED_DOMAINS", (), each=_domain_pattern)
+    # Reading articles: worker processes, each page within a hard time limit
+    extract_workers: int = _var("EXTRACT_WORKERS", 2, 1, 64)
+    extract_timeout_seconds: float = _var("EXTRACT_TIMEOUT_SECONDS", 5.0, 0.1, 120)
     # Rate limits (limits/policies.py)
     rate_limit_enabled: bool = _var("RATE_LIMIT_ENABLED", True)
     rate_limit_burst: int = _var("RATE_LIMIT_BURST", 10, 1, 10**9)
@@ -107,6 +114,7 @@ class Settings:
     rate_limit_window_hours: float = _var("RATE_LIMIT_WINDOW_HOURS", 1.0, 0.001, 24 * 31)
     rate_limit_premium_requests: int = _var("RATE_LIMIT_PREMIUM_REQUESTS", 200, 1, 10**9)
     rate_limit_client_clock: bool = _var("RATE_LIMIT_CLIENT_CLOCK", False)
+    rate_limit_ipv6_prefix: int = _var("RATE_LIMIT_IPV6_PREFIX", 64, 32, 128)
     # Free tier (limits/quota.py)
     free_tier_enabled: bool = _var("FREE_TIER_ENABLED", True)
     free_tier_daily_limit: int = _var("FREE_TIER_DAILY_LIMIT", 5, 0, 10**9)
@@ -177,12 +185,58 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
             "REDIS_URL (or REDIS_PRIVATE_URL) must start with redis://, rediss:// or unix:// "
             "(e.g. rediss://default:password@host:6379)."
         )
+    elif redis_url is not None:
+        problems += _redis_tls_problems(redis_url, insecure=values["redis_tls_insecure"])
     if values["environment"] == "production" and values["fetch_allow_private_networks"]:
         problems.append(
             "FETCH_ALLOW_PRIVATE_NETWORKS=true is for local tests only and is refused when "
             "ENVIRONMENT=production."
         )
     return problems
+
+
+def unverified_tls_options(redis_url: str) -> list[str]:
+    """`name=value` of each query option of a Redis URL that turns TLS certificate checks off.
+
+    redis-py applies a URL's options over the client's own (storage/client.py), so these beat
+    REDIS_TLS_INSECURE=false; they are read as redis-py reads them (the first of each name,
+    its words for "none" and for false), which tests/storage/test_client.py holds it to."""
+    options = _url_options(redis_url)
+    found = []
+    if options.get("ssl_cert_reqs") in ("none", "optional"):
+        found.append(f"ssl_cert_reqs={options['ssl_cert_reqs']}")
+    if options.get("ssl_check_hostname", "").upper() in ("0", "F", "FALSE", "N", "NO"):
+        found.append(f"ssl_check_hostname={options['ssl_check_hostname']}")
+    return found
+
+
+def _url_options(url: str) -> dict[str, str]:
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # e.g. an unclosed [IPv6]: redis-py cannot parse it either, so no options
+        return {}
+    return {name: values[0] for name, values in parse_qs(query).items()}
+
+
+def _redis_tls_problems(redis_url: str, *, insecure: bool) -> list[str]:
+    # Only the options are named: the URL itself may hold a password.
+    if not redis_url.startswith("rediss://"):
+        tls_options = sorted(name for name in _url_options(redis_url) if name.startswith("ssl_"))
+        if not tls_options:
+            return []
+        return [
+            f"REDIS_URL (or REDIS_PRIVATE_URL) has TLS options ({', '.join(tls_options)}) but "
+            "is not a rediss:// URL: use rediss:// or remove them."
+        ]
+    off = unverified_tls_options(redis_url)
+    if not off or insecure:
+        return []
+    return [
+        f"REDIS_URL (or REDIS_PRIVATE_URL) turns TLS certificate verification off "
+        f"({', '.join(off)}), so anyone on the network path could read and change the data. "
+        "Remove it (REDIS_SSL_CA_CERTS trusts a private CA), or set REDIS_TLS_INSECURE=true "
+        "to accept that knowingly."
+    ]
 
 
 def _raise_if(problems: list[str]) -> None:

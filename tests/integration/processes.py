@@ -21,11 +21,12 @@ def free_port() -> int:
 
 
 def _wait_for_startup(proc: subprocess.Popen[bytes]) -> None:
-    """Read the server's log until uvicorn says it is up (or the process dies)."""
+    """Read the server's log until uvicorn says it listens (or the process dies); it logs
+    "Application startup complete" before it binds the port."""
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
     seen = b""
-    while b"Application startup complete" not in seen:
+    while b"Uvicorn running on" not in seen:
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"threadr serve did not start in 30 s: {seen.decode()}"
         ready, _, _ = select.select([proc.stderr], [], [], remaining)

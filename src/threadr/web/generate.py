@@ -34,7 +34,7 @@ class Generate:
         body = await read_body(scope, receive, settings.max_body_bytes)
         request = decode_body(body, _decode_generate)
         source = validate(request.url, request.text, settings)
-        who = client_host(scope)
+        who = client_host(scope, settings.rate_limit_ipv6_prefix)
         decision, entry = await services.admission.enter(who, key_for(source))
         headers = rate_limit_headers(decision)
         if not decision.allowed:

@@ -57,7 +57,7 @@ async def rate_limit_status(request: Request) -> Response:
     """GET /api/rate-limit-status: the caller's limits, without consuming anything."""
     running = services(request)
     limiter, settings = running.admission.limiter, running.settings
-    decision = await limiter.peek(client_host(request.scope))
+    decision = await limiter.peek(client_host(request.scope, settings.rate_limit_ipv6_prefix))
     hourly = decision.policy("hourly")
     limit = hourly.limit if hourly else settings.rate_limit_requests
     remaining = hourly.remaining if hourly else limit
@@ -82,4 +82,6 @@ async def rate_limit_status(request: Request) -> Response:
 
 async def usage_status(request: Request) -> Response:
     """GET /api/usage/status: the caller's free-tier usage."""
-    return JSON(await services(request).quota.status(client_host(request.scope)))
+    running = services(request)
+    who = client_host(request.scope, running.settings.rate_limit_ipv6_prefix)
+    return JSON(await running.quota.status(who))
