@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .articles.extraction import extract
+from .articles.extraction import Article
 from .articles.fetch import Page
 from .cache import CacheEntry, ThreadCache, key_for
 from .config import Settings
@@ -36,6 +36,14 @@ class PageFetcher(Protocol):
     async def fetch(self, url: str) -> Page: ...
 
 
+class ArticleReader(Protocol):
+    """Extraction, off the event loop (articles/extraction/pool.py)."""
+
+    async def extract(
+        self, body: bytes, *, url: str | None = None, content_type: str | None = None
+    ) -> Article: ...
+
+
 class Pipeline:
     """Writes the thread of a cache miss; concurrent identical misses in this process share one
     generation."""
@@ -47,12 +55,14 @@ class Pipeline:
         cache: ThreadCache,
         writer: ThreadWriter,
         fetcher: PageFetcher,
+        reader: ArticleReader,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.cache = cache
         self.writer = writer
         self.fetcher = fetcher
+        self.reader = reader
         self._clock = clock
         self._flight: SingleFlight[CacheEntry] = SingleFlight()
 
@@ -89,7 +99,9 @@ class Pipeline:
         text = source.value
         if source.kind == "url":
             page = await self.fetcher.fetch(source.value)
-            article = extract(page.body, url=page.url, content_type=page.content_type)
+            article = await self.reader.extract(
+                page.body, url=page.url, content_type=page.content_type
+            )
             title = article.title
             text = truncate(article.text, self.settings.max_content_length)
         thread, generator = await self.writer.write(text, title)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import __version__
+from .articles.extraction.pool import ExtractionPool
 from .articles.fetch import Fetcher
 from .cache import ThreadCache
 from .config import Settings
@@ -52,6 +53,7 @@ async def build_services(
     http_transport: httpx.AsyncBaseTransport | None = None,
     openai_client: Any | None = None,
     fetcher: Any | None = None,
+    reader: Any | None = None,
 ) -> Services:
     """Build what was not injected; register on `stack` the closing of only what was built here."""
     if redis is None:
@@ -70,6 +72,11 @@ async def build_services(
     if fetcher is None:
         fetcher = Fetcher(settings, transport=http_transport)
         stack.push_async_callback(fetcher.aclose)
+    if reader is None:
+        reader = ExtractionPool(
+            workers=settings.extract_workers, timeout=settings.extract_timeout_seconds
+        )
+        stack.push_async_callback(reader.aclose)
     if openai_client is None and settings.openai_api_key:
         openai_client = create_openai_client(settings.openai_api_key, settings.openai_base_url)
         stack.push_async_callback(openai_client.close)
@@ -88,7 +95,7 @@ async def build_services(
         memory_entries=settings.cache_memory_entries,
     )
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
-    pipeline = Pipeline(settings, cache=cache, writer=writer, fetcher=fetcher)
+    pipeline = Pipeline(settings, cache=cache, writer=writer, fetcher=fetcher, reader=reader)
     log.info(
         "Threadr %s ready: redis=%s, writer=%s",
         __version__,

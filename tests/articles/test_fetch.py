@@ -283,11 +283,18 @@ async def test_bad_answers_become_our_errors(
         assert info.value.extra == {"upstream_status": 404}  # type: ignore[attr-defined]
 
 
+def raw_deflate(data: bytes) -> bytes:
+    """Deflate without the zlib header, as servers send under "Content-Encoding: deflate"."""
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
         (gzip.compress(HTML), {"content_encoding": "gzip"}),
         (zlib.compress(HTML), {"content_encoding": "deflate"}),
+        (raw_deflate(HTML), {"content_encoding": "deflate"}),  # what many servers send
         (HTML, {"content_type": ""}),  # no content type, but it sniffs as HTML
         (b"\xef\xbb\xbf\n  <HTML lang=en>", {"content_type": ""}),
         (HTML, {"content_type": "application/xhtml+xml; charset=utf-8"}),
@@ -300,6 +307,34 @@ async def test_good_answers(body: bytes, headers: dict[str, str]) -> None:
         page = await client.fetch(f"http://site.test:{site.port}/")
     assert page.body in (HTML, b"\xef\xbb\xbf\n  <HTML lang=en>")
     assert page.content_type == (headers.get("content_type", "text/html; charset=utf-8") or None)
+
+
+async def test_a_compressed_body_can_start_with_a_one_byte_read() -> None:
+    body = raw_deflate(HTML)
+
+    async def split(writer: asyncio.StreamWriter) -> None:
+        await reply(200, body[:1], content_encoding="deflate", content_length=str(len(body)))(
+            writer
+        )
+        await writer.drain()
+        await asyncio.sleep(0.02)  # the first read gets one byte of the stream
+        writer.write(body[1:])
+
+    dns = DNS({"site.test": ["127.0.0.1"]})
+    async with Server({"/": split}) as site, fetcher(LOCAL, Network(local=True), dns) as client:
+        page = await client.fetch(f"http://site.test:{site.port}/")
+    assert page.body == HTML
+
+
+async def test_a_raw_deflate_bomb_stops_at_the_byte_limit() -> None:
+    bomb = raw_deflate(b"\0" * 50_000_000)
+    dns = DNS({"bomb.test": ["127.0.0.1"]})
+    config = dataclasses.replace(LOCAL, fetch_max_bytes=1_000_000)
+    route = reply(200, bomb, content_encoding="deflate")
+    async with Server({"/": route}) as site, fetcher(config, Network(local=True), dns) as client:
+        with pytest.raises(Unprocessable) as info:
+            await client.fetch(f"http://bomb.test:{site.port}/")
+    assert info.value.code == "page_too_large"
 
 
 async def test_a_gzip_bomb_stops_at_the_byte_limit() -> None:

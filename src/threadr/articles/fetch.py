@@ -167,31 +167,57 @@ async def _read_body(response: httpx.Response, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    inflater: zlib._Decompress | None = None
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # reads a gzip or zlib header
-    elif encoding not in ("", "identity"):
+    compressed = encoding in ("gzip", "x-gzip", "deflate")
+    if not compressed and encoding not in ("", "identity"):
         raise FetchFailed("The site sent the page in an encoding this service cannot read.")
+    inflater: zlib._Decompress | None = None
+    head = b""  # the first bytes, until they say which deflate this is
     body, received = bytearray(), 0
     try:
         async for chunk in response.aiter_raw():
             received += len(chunk)  # compressed bytes count too: junk that inflates to nothing
             if received > limit:
                 raise _too_large(limit)
-            if inflater is None:
+            if not compressed:
                 body += chunk
                 continue
-            for start in range(0, len(chunk), _INFLATE_STEP):
-                body += inflater.decompress(chunk[start : start + _INFLATE_STEP])
-                if len(body) > limit:
-                    raise _too_large(limit)
-        if inflater is not None:
+            if inflater is None:
+                head += chunk
+                if len(head) < 2:
+                    continue
+                inflater, chunk, head = _inflater(head), head, b""
+            _inflate(inflater, chunk, body, limit)
+        if compressed:
+            inflater = inflater or _inflater(head)
+            _inflate(inflater, head, body, limit)
             body += inflater.flush()
+            if not inflater.eof:  # cut short: what came out is part of a page
+                raise FetchFailed("The site sent an incomplete compressed page.")
     except zlib.error as exc:
         raise FetchFailed("The site sent a corrupt compressed page.") from exc
     if len(body) > limit:
         raise _too_large(limit)
     return bytes(body)
+
+
+def _inflater(head: bytes) -> zlib._Decompress:
+    """A decompressor for a gzip, zlib or raw deflate stream, told apart by its first bytes.
+
+    "Content-Encoding: deflate" means zlib-wrapped, but servers have long sent raw deflate
+    under that name, and browsers read both; a zlib header is two bytes whose value is a
+    multiple of 31 with method 8, which raw deflate's first block hardly ever is.
+    """
+    zlib_header = len(head) >= 2 and head[0] & 0x0F == 8 and int.from_bytes(head[:2]) % 31 == 0
+    if head[:2] == b"\x1f\x8b" or zlib_header:
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)  # reads a gzip or zlib header
+    return zlib.decompressobj(-zlib.MAX_WBITS)
+
+
+def _inflate(inflater: zlib._Decompress, data: bytes, body: bytearray, limit: int) -> None:
+    for start in range(0, len(data), _INFLATE_STEP):
+        body += inflater.decompress(data[start : start + _INFLATE_STEP])
+        if len(body) > limit:
+            raise _too_large(limit)
 
 
 def _location(target: Target, response: httpx.Response) -> str:

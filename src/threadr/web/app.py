@@ -47,6 +47,7 @@ def create_app(
     http_transport: httpx.AsyncBaseTransport | None = None,
     openai_client: Any | None = None,
     fetcher: Any | None = None,
+    reader: Any | None = None,
     while_serving: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> ASGIApp:
     """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest.
@@ -63,6 +64,7 @@ def create_app(
                 http_transport=http_transport,
                 openai_client=openai_client,
                 fetcher=fetcher,
+                reader=reader,
             )
             with while_serving():
                 yield {"threadr": services}

@@ -26,6 +26,9 @@ _WORD = re.compile(r"\w+")
 _MARKUP = re.compile(r"<(?:!doctype|html|head|body|meta|title|div|p|br|script|a)\b", re.I)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
 _PLAIN_BREAKS = re.compile(r"\n[^\S\n]*\n\s*")
+# WHATWG MIME sniffing's "binary data bytes": a page without a type that holds them is a file.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+_UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
 class Article(msgspec.Struct):
@@ -52,6 +55,10 @@ def extract(body: bytes, *, url: str | None = None, content_type: str | None = N
     if media and media not in _HTML_TYPES and media != "text/plain":
         raise Unprocessable(
             f"The page is {media}, not an HTML article or plain text.", code="unsupported_type"
+        )
+    if not media and not body.startswith(_UNICODE_BOMS) and _BINARY.search(body[:1024]):
+        raise Unprocessable(
+            "The page is binary data, not an HTML article or plain text.", code="unsupported_type"
         )
     html = decode(body, content_type)
     if media == "text/plain" or (not media and not _MARKUP.search(html, 0, 4096)):

@@ -6,6 +6,8 @@ import re
 
 from selectolax.lexbor import LexborNode
 
+from .measure import Measure
+
 # Never article text, whatever their class says.
 _DROP = (
     "script, style, noscript, template, iframe, svg, canvas, object, embed, video, audio, "
@@ -48,7 +50,8 @@ _KEEP_TAGS = frozenset(
     | {"time", "u", "s", "var", "kbd", "font", "html", "body", "main", "article"}
 )
 _ARTICLE_MARKERS = "h1, article, main, [itemprop=articleBody]"
-COMMAS = re.compile(r"[,，、،]")
+_HEADINGS = "h2, h3, h4, h5, h6"
+_BLOCKS = "div, section, ul, ol, table, form, figure, dl"
 MIN_PARAGRAPH = 25
 
 
@@ -98,7 +101,8 @@ def strip_boilerplate(body: LexborNode, opts: Options) -> None:
     _remove_all(body.css(_DROP))
     if not opts.strip_unlikely:
         return
-    total = len(body.text())
+    measure = Measure(body, (_ARTICLE_MARKERS,))
+    total = measure.chars(body)
     doomed = []
     verdicts: dict[str, bool] = {}  # pages repeat a few class names many times
     for node in body.css("[class], [id]"):
@@ -114,49 +118,44 @@ def strip_boilerplate(body: LexborNode, opts: Options) -> None:
             continue
         # A container holding much of the page and its headline is a layout wrapper, whatever
         # it is called ("has-sidebar"); a comment thread can be long but never holds the <h1>.
-        if len(node.text()) > total * 0.4 and node.css_first(_ARTICLE_MARKERS) is not None:
+        if measure.chars(node) > total * 0.4 and measure.count(node, _ARTICLE_MARKERS):
             continue
         doomed.append(node)
     _remove_all(doomed)
 
 
-def link_density(node: LexborNode, text_len: int | None = None) -> float:
-    """Share of a node's text that sits inside links."""
-    length = len(node.text()) if text_len is None else text_len
-    if not length:
-        return 0.0
-    links = sum(len(a.text()) for a in node.css("a"))
-    return min(1.0, links / length)
-
-
 def clean(node: LexborNode, opts: Options) -> None:
     """Drop headings of the page (h1), link lists and thin blocks inside the chosen content."""
     _remove_all(node.css("h1"))
-    doomed = []
-    for heading in node.css("h2, h3, h4, h5, h6"):
-        if link_density(heading) > 0.33 or (opts.weigh_classes and class_weight(heading) < 0):
-            doomed.append(heading)
-    _remove_all(doomed)
+    measure = Measure(node, ("p", "img", "li"))
+    doomed = [
+        heading
+        for heading in node.css(_HEADINGS)
+        if measure.link_density(heading) > 0.33
+        or (opts.weigh_classes and class_weight(heading) < 0)
+    ]
+    if doomed:
+        _remove_all(doomed)
+        measure = Measure(node, ("p", "img", "li"))
     if not opts.clean:
         return
     doomed = []
-    for block in node.css("div, section, ul, ol, table, form, figure, dl"):
-        text = block.text()
-        length = len(text.strip())
+    for block in node.css(_BLOCKS):
+        length = measure.stripped(block)
         weight = class_weight(block) if opts.weigh_classes else 0
         if weight < 0 and length < 200:
             doomed.append(block)
             continue
-        density = link_density(block, len(text))
+        density = measure.link_density(block)
         if density > 0.5:
             doomed.append(block)
             continue
-        if len(COMMAS.findall(text)) >= 10:
+        if measure.commas(block) >= 10:
             continue
         is_list = block.tag in {"ul", "ol", "dl"}
-        paras = len(block.css("p"))
-        imgs = len(block.css("img"))
-        items = len(block.css("li")) - 100
+        paras = measure.count(block, "p")
+        imgs = measure.count(block, "img")
+        items = measure.count(block, "li") - 100
         if (
             (imgs > 1 and paras / imgs < 0.5 and length < 200)
             or (not is_list and items > paras)
@@ -166,7 +165,6 @@ def clean(node: LexborNode, opts: Options) -> None:
             doomed.append(block)
     # A short paragraph that is mostly a link is a "read more" promo, not the story.
     for para in node.css("p"):
-        text = para.text()
-        if len(text.strip()) < 200 and link_density(para, len(text)) > 0.5:
+        if measure.stripped(para) < 200 and measure.link_density(para) > 0.5:
             doomed.append(para)
     _remove_all(doomed)

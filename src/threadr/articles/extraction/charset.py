@@ -39,9 +39,22 @@ _SUPERSETS = {
     "big5": "big5hkscs",
     "utf-16": "utf-8",  # a declared UTF-16 without a BOM is a lie the standard ignores
 }
-_NOT_TEXT = frozenset(
-    {"base64_codec", "bz2_codec", "hex_codec", "quopri_codec", "rot-13", "uu_codec", "zlib_codec"}
-)
+# WHATWG labels Python's codec registry does not know.
+_WHATWG_ONLY = {
+    "windows-874": "cp874", "x-mac-cyrillic": "mac-cyrillic", "x-mac-ukrainian": "mac-cyrillic",
+    "iso-8859-8-i": "iso8859-8", "csiso88598i": "iso8859-8", "x-gbk": "gbk", "x-x-big5": "big5",
+}  # fmt: skip
+# The encodings of the WHATWG Encoding standard, by one label each: all a browser decodes a page
+# with. Any other label Python knows is refused like an unknown one ("undefined" and "punycode"
+# raise on any bytes, "base64" is no text encoding, "unicode-escape" rewrites the text).
+_WEB_ENCODINGS = (
+    "utf-8", "ibm866", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5", "iso-8859-6",
+    "iso-8859-7", "iso-8859-8", "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+    "iso-8859-16", "koi8-r", "koi8-u", "macintosh", "cp874", "windows-1250",
+    "windows-1251", "windows-1252", "windows-1253", "windows-1254", "windows-1255",
+    "windows-1256", "windows-1257", "windows-1258", "mac-cyrillic", "gbk", "gb18030", "big5",
+    "euc-jp", "iso-2022-jp", "shift_jis", "euc-kr", "utf-16be", "utf-16le",
+)  # fmt: skip
 
 
 def codec_for(label: str | None) -> str | None:
@@ -51,13 +64,18 @@ def codec_for(label: str | None) -> str | None:
     label = label.strip().strip("\"'").lower()
     if label in {"x-sjis", "shift-jis", "windows-31j", "ms_kanji"}:
         label = "cp932"
+    label = _WHATWG_ONLY.get(label, label)
     try:
         name = codecs.lookup(label).name
     except LookupError:
         return None
-    if name in _NOT_TEXT:
-        return None
-    return _SUPERSETS.get(name, name)
+    name = _SUPERSETS.get(name, name)
+    return name if name in _WEB_CODECS else None
+
+
+_WEB_CODECS = frozenset(
+    _SUPERSETS.get(name, name) for name in (codecs.lookup(e).name for e in _WEB_ENCODINGS)
+)
 
 
 def declared_charset(body: bytes, content_type: str | None = None) -> str | None:
@@ -86,7 +104,7 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     if declared is not None:
         try:
             return body.decode(declared)
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, or a codec's plain UnicodeError
             pass
     # UTF-8 is the common case, and strict UTF-8 rarely passes by luck; a handful of stray bytes
     # in an otherwise UTF-8 page is a broken page, not a different charset.

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .boilerplate import (
-    COMMAS,
-    MIN_PARAGRAPH,
-    Options,
-    class_weight,
-    clean,
-    link_density,
-    strip_boilerplate,
-)
+from .boilerplate import MIN_PARAGRAPH, Options, class_weight, clean, strip_boilerplate
+from .measure import COMMAS, Measure
 from .text import render
 
 _TAG_SCORE = {
@@ -37,13 +32,15 @@ class Candidate:
 
 
 class Scores:
-    """Candidates by node, and the characters of prose every ancestor of a paragraph holds."""
+    """Candidates by node, and the page measured as it was scored."""
 
-    __slots__ = ("candidates", "prose")
+    __slots__ = ("candidates", "measure", "prose")
 
-    def __init__(self) -> None:
+    def __init__(self, measure: Measure) -> None:
+        self.measure = measure
         self.candidates: dict[int, Candidate] = {}
-        self.prose: dict[int, int] = {}
+        # The characters of prose in paragraphs inside an element (set once all are scored).
+        self.prose: Callable[[LexborNode], int] = lambda node: 0
 
 
 def score_paragraphs(body: LexborNode, opts: Options) -> Scores:
@@ -52,37 +49,43 @@ def score_paragraphs(body: LexborNode, opts: Options) -> Scores:
     Points grow with length and commas (readability's measure of prose); every ancestor also
     sums the prose it holds, which decides later how far up the article reaches.
     """
-    scores = Scores()
-    paragraphs = [(p, p.parent) for p in body.css("p, pre, td")]
+    measure = Measure(body, ("article, h1",))
+    scores = Scores(measure)
+    own_prose: dict[int, int] = {}  # by container
+    paragraphs: list[tuple[LexborNode, LexborNode | None]] = [
+        (p, p.parent) for p in body.css("p, pre, td")
+    ]
     # A div with text of its own is a paragraph and its own container (readability wraps such
     # text in a <p>, which makes the div the paragraph's parent).
     paragraphs += [
         (d, d) for d in body.css("div") if len(d.text(deep=False).strip()) >= MIN_PARAGRAPH
     ]
     for para, container in paragraphs:
-        text = para.text(deep=para is not container)
-        length = len(text.strip())
+        if container is None:
+            continue
+        if para is container:  # its own text only: cheap, and what made it a paragraph
+            text = para.text(deep=False)
+            length, commas = len(text.strip()), len(COMMAS.findall(text))
+        else:
+            length, commas = measure.stripped(para), measure.commas(para)
         if length < MIN_PARAGRAPH:
             continue
-        points = 1 + len(COMMAS.findall(text)) + min(length // 100, 3)
-        prose = length if length >= PROSE_CHARS and link_density(para) < PROSE_LINKS else 0
-        ancestor, level = container, 0
-        while ancestor is not None and ancestor.tag not in _ROOTS:
-            key = ancestor.mem_id
-            if level < 5:
-                cand = scores.candidates.get(key)
-                if cand is None:
-                    base = _TAG_SCORE.get(ancestor.tag or "", 0)
-                    if opts.weigh_classes:
-                        base += class_weight(ancestor)
-                    cand = scores.candidates[key] = Candidate(ancestor, float(base))
-                cand.score += points / (1 if level == 0 else 2 if level == 1 else level * 3)
-            elif not prose:
-                break
-            if prose:
-                scores.prose[key] = scores.prose.get(key, 0) + prose
+        points = 1 + commas + min(length // 100, 3)
+        if length >= PROSE_CHARS and measure.link_density(para) < PROSE_LINKS:
+            own_prose[container.mem_id] = own_prose.get(container.mem_id, 0) + length
+        ancestor: LexborNode | None = container
+        level = 0
+        while ancestor is not None and ancestor.tag not in _ROOTS and level < 5:
+            cand = scores.candidates.get(ancestor.mem_id)
+            if cand is None:
+                base = _TAG_SCORE.get(ancestor.tag or "", 0)
+                if opts.weigh_classes:
+                    base += class_weight(ancestor)
+                cand = scores.candidates[ancestor.mem_id] = Candidate(ancestor, float(base))
+            cand.score += points / (1 if level == 0 else 2 if level == 1 else level * 3)
             ancestor = ancestor.parent
             level += 1
+    scores.prose = measure.summer(own_prose)
     return scores
 
 
@@ -105,7 +108,7 @@ def top_candidate(scores: Scores) -> Candidate | None:
     best_raw = max(c.score for c in scored)
     for cand in scored:
         if cand.score >= best_raw * 0.2:  # link density only matters for contenders
-            cand.score *= 1 - link_density(cand.node)
+            cand.score *= 1 - scores.measure.link_density(cand.node)
     ranked = sorted(scored, key=lambda c: c.score, reverse=True)
     top = ranked[0]
     # Several near-equal candidates under one ancestor: the article is that ancestor.
@@ -138,12 +141,13 @@ def _widen_to_prose(top: Candidate, scores: Scores) -> Candidate:
     readability's five levels reach; an ancestor whose text is still mostly paragraphs of
     prose, and that holds no second article or headline, is the article.
     """
-    best, best_prose = top.node, scores.prose.get(top.node.mem_id, 0)
+    measure = scores.measure
+    best, best_prose = top.node, scores.prose(top.node)
     ancestor = best.parent
     while ancestor is not None and ancestor.tag not in _ROOTS:
-        prose = scores.prose.get(ancestor.mem_id, 0)
+        prose = scores.prose(ancestor)
         if prose >= best_prose * 1.2 + PROSE_CHARS:
-            if prose < 0.6 * len(ancestor.text()) or len(ancestor.css("article, h1")) > 1:
+            if prose < 0.6 * measure.chars(ancestor) or measure.count(ancestor, "article, h1") > 1:
                 break
             best, best_prose = ancestor, prose
         ancestor = ancestor.parent
@@ -153,8 +157,9 @@ def _widen_to_prose(top: Candidate, scores: Scores) -> Candidate:
     return Candidate(best, max(top.score, cand.score if cand else 0.0))
 
 
-def gather(top: Candidate, candidates: dict[int, Candidate]) -> list[LexborNode]:
+def gather(top: Candidate, scores: Scores) -> list[LexborNode]:
     """The top candidate plus siblings that look like more of the same article."""
+    candidates = scores.candidates
     parent = top.node.parent
     if parent is None or parent.tag in _ROOTS or top.node.tag == "body":
         return [top.node]
@@ -171,8 +176,8 @@ def gather(top: Candidate, candidates: dict[int, Candidate]) -> list[LexborNode]
         if cand is not None and cand.score + bonus >= threshold:
             kept.append(sibling)
         elif sibling.tag == "p":
-            text = sibling.text().strip()
-            density = link_density(sibling, len(text))
+            text = sibling.text().strip()  # siblings do not overlap: linear in all
+            density = scores.measure.link_density(sibling, len(text))
             if (len(text) > PROSE_CHARS and density < PROSE_LINKS) or (
                 0 < len(text) <= PROSE_CHARS
                 and density == 0
@@ -195,7 +200,7 @@ def extract_body(tree: LexborHTMLParser, opts: Options) -> str:
     top = top_candidate(scores)
     if top is None:
         return ""
-    nodes = gather(top, scores.candidates)
+    nodes = gather(top, scores)
     for node in nodes:
         clean(node, opts)
     return render(nodes)

@@ -18,6 +18,10 @@ _ARTICLE_TYPES = frozenset(
     | {"medicalwebpage", "creativework", "posting"}
 )
 _json = msgspec.json.Decoder()
+# Longest metadata a page may give, in characters: well above any real title (news sites stay
+# under 150) and byline, and a bound on what a page can make us store, send and write about.
+MAX_TITLE = 300
+MAX_FIELD = 500
 
 
 class Metadata(msgspec.Struct):
@@ -34,6 +38,15 @@ class Metadata(msgspec.Struct):
 def squash(text: str) -> str:
     """Collapse every run of whitespace to one space and trim."""
     return _SPACES.sub(" ", text).strip()
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """`text` cut to at most `limit` characters, at a space when there is one in its last half."""
+    if text is None or len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space >= limit // 2 else head).rstrip() + "…"
 
 
 def _meta(tree: LexborHTMLParser) -> dict[str, str]:
@@ -57,7 +70,7 @@ def _ld_objects(tree: LexborHTMLParser) -> list[dict[str, Any]]:
             continue
         try:
             stack.append(_json.decode(raw))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # broken, or nested past msgspec's limit
             continue
     while stack:
         item = stack.pop()
@@ -79,13 +92,17 @@ def _types(obj: dict[str, Any]) -> set[str]:
 
 
 def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return _names(value.get("name"))
-    if isinstance(value, list):
-        return [n for v in value for n in _names(v)]
-    return []
+    """The names in an author value: a string, {"name": …}, or a list of those.
+
+    Only those shapes, one level of list: a value nested deeper names no author anyone wrote,
+    and following it would let a page recurse as deep as it likes."""
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, str):
+            names.append(name)
+    return names
 
 
 def _ld_article(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -146,12 +163,12 @@ def read_metadata(tree: LexborHTMLParser) -> Metadata:
     body = article.get("articleBody")
     published = article.get("datePublished") or meta.get("article:published_time")
     return Metadata(
-        title=title or None,
-        byline=byline,
-        lang=lang.strip().replace("_", "-") if lang and lang.strip() else None,
-        description=meta.get("og:description") or meta.get("description"),
-        site_name=site_name,
-        published=published if isinstance(published, str) else None,
+        title=clip(title or None, MAX_TITLE),
+        byline=clip(byline, MAX_FIELD),
+        lang=clip(lang.strip().replace("_", "-"), 35) if lang and lang.strip() else None,
+        description=clip(meta.get("og:description") or meta.get("description"), MAX_FIELD),
+        site_name=clip(site_name, MAX_FIELD),
+        published=clip(published, 64) if isinstance(published, str) else None,
         ld_body=body if isinstance(body, str) and body.strip() else None,
         paywalled=article.get("isAccessibleForFree") in (False, "False", "false"),
     )
