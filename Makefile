@@ -7,7 +7,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export TEST_REDIS_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint unit integration bench bench-extract loadtest clean
+.PHONY: help install run test lint unit integration bench bench-extract bench-hostile loadtest clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ bench: $(VENV)/.bench ## service vs a bare reference app (wrk, own Redis): bench
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@test -x $(BIN)/py-spy || $(BIN)/pip install --quiet py-spy
 	$(BIN)/python -m bench.perf
+
+bench-hostile: $(VENV)/.bench ## /health and cache-hit latency while hostile pages are read: docs/performance.md
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	$(BIN)/python -m bench.hostile
 
 loadtest: $(VENV)/.bench ## locustfile.py headless for 30 s against a local instance (memory stores, offline writer)
 	$(BIN)/python -m bench.loadtest --seconds 30

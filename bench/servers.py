@@ -91,16 +91,25 @@ def openai_app(delay: float) -> Starlette:
 
 
 def articles_app() -> Starlette:
-    """`GET /articles/<n>.html`: article number n."""
+    """`GET /articles/<n>.html`: article number n; `GET /hostile/<n>`: page n of the hostile
+    corpus (tests/hostile/pages.py), whatever the query string."""
+    from tests.hostile.pages import PAGES
+
     counter = Counter()
 
     async def article(request: Request) -> Response:
         counter.calls += 1
         return Response(article_html(request.path_params["n"]), media_type="text/html")
 
+    async def hostile(request: Request) -> Response:
+        counter.calls += 1
+        _, body, headers, _ = PAGES[request.path_params["n"]]
+        return Response(body, headers=headers)
+
     return Starlette(
         routes=[
             Route("/articles/{n:int}.html", article, methods=["GET"]),
+            Route("/hostile/{n:int}", hostile, methods=["GET"]),
             Route("/_calls", counter.endpoint, methods=["GET"]),
         ]
     )
