@@ -11,7 +11,7 @@ from .articles.extraction import Article
 from .articles.fetch import Page
 from .cache import CacheEntry, ThreadCache, key_for
 from .config import Settings
-from .errors import QuotaExceeded
+from .errors import QuotaExceeded, Unprocessable
 from .singleflight import SingleFlight
 from .source import Source
 from .writing.fit import truncate
@@ -23,6 +23,13 @@ FALLBACK_TTL_SECONDS = 300
 
 # A request that joined a generation refused on its starter's quota tries on its own this often.
 _JOIN_ATTEMPTS = 3
+# Pages that held a worker for its whole time limit, or were built to: the generation is spent
+# (not refunded), or an attacker could keep every worker busy on free retries.
+_SPENT_CODES = frozenset({"page_too_slow", "page_too_complex"})
+
+
+def _spent(exc: Exception) -> bool:
+    return isinstance(exc, Unprocessable) and exc.code in _SPENT_CODES
 
 
 class Account(Protocol):
@@ -90,8 +97,9 @@ class Pipeline:
         await account.reserve()
         try:
             return await self._generate(source, key)
-        except Exception:
-            await account.refund()
+        except Exception as exc:
+            if not _spent(exc):
+                await account.refund()
             raise
 
     async def _generate(self, source: Source, key: str) -> CacheEntry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -94,3 +95,30 @@ async def test_pages_queue_for_a_worker_and_get_a_503_after_waiting_as_long_as_a
     assert [type(r) for r in results] == [Unprocessable, Unprocessable, ServiceUnavailable]
     busy = results[2]
     assert isinstance(busy, ServiceUnavailable) and busy.headers["Retry-After"] == "1"
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux's /proc")
+async def test_killed_workers_leave_no_open_pipes_behind() -> None:
+    before = open_files()
+    pool = ExtractionPool(workers=2, timeout=0.3)
+    # Overrunning pages, one cancelled mid-page and one answered: every way a worker goes.
+    slow = [asyncio.create_task(pool.extract(SLOW, content_type="text/html")) for _ in range(2)]
+    await asyncio.gather(*slow, return_exceptions=True)
+    job = asyncio.create_task(pool.extract(SLOW, content_type="text/html"))
+    await asyncio.sleep(0.1)
+    job.cancel()
+    await asyncio.gather(job, return_exceptions=True)
+    await pool.extract(PAGE)
+    await pool.aclose()
+    assert open_files() == before
+
+
+async def test_a_closed_pool_answers_503() -> None:
+    pool = ExtractionPool(workers=1, timeout=1)
+    await pool.aclose()
+    with pytest.raises(ServiceUnavailable, match="shutting down"):
+        await pool.extract(PAGE)

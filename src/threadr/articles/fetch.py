@@ -191,7 +191,7 @@ async def _read_body(response: httpx.Response, limit: int) -> bytes:
             inflater = inflater or _inflater(head)
             _inflate(inflater, head, body, limit)
             body += inflater.flush()
-            if not inflater.eof:  # cut short: what came out is part of a page
+            if received and not inflater.eof:  # cut short: what came out is part of a page
                 raise FetchFailed("The site sent an incomplete compressed page.")
     except zlib.error as exc:
         raise FetchFailed("The site sent a corrupt compressed page.") from exc

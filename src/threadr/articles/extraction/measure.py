@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable
-from itertools import accumulate
+from itertools import accumulate, islice
 
 from selectolax.lexbor import LexborNode
 
@@ -49,7 +49,7 @@ class Measure:
     __slots__ = ("_a_cum", "_a_pos", "_chars", "_commas", "_end", "_solid", "_start", "_tags")
 
     def __init__(self, root: LexborNode, selectors: tuple[str, ...] = ()) -> None:
-        nodes = list(root.traverse(include_text=True))  # document order
+        nodes = list(islice(root.traverse(include_text=True), MAX_NODES + 1))  # document order
         if len(nodes) > MAX_NODES:
             raise TooComplex(f"more than {MAX_NODES:,} nodes")
         # Comprehensions over the nodes, not one loop doing everything: this is the hot part

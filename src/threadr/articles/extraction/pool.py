@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 
 import msgspec
@@ -20,12 +21,15 @@ import msgspec
 from threadr.errors import ServiceUnavailable, Unprocessable
 
 from .article import Article
-from .worker import Job, Reply
+from .worker import READY, Job, Reply
 
 log = logging.getLogger(__name__)
 
 _encode_job = msgspec.msgpack.Encoder().encode
 _decode_reply = msgspec.msgpack.Decoder(Reply).decode
+# What a worker inherits of the environment: enough to find Python and its packages, nothing
+# else. It parses hostile pages in C; it must not hold the OpenAI key or the Redis password.
+_INHERITED = ("PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "TMPDIR", "HOME")
 
 
 class _Worker:
@@ -36,14 +40,24 @@ class _Worker:
 
     @classmethod
     async def spawn(cls) -> _Worker:
+        """A started worker, once it has said it is ready (its import is not a page's time)."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "threadr.articles.extraction.worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env={name: os.environ[name] for name in _INHERITED if name in os.environ},
         )
-        return cls(process)
+        worker = cls(process)
+        assert process.stdout is not None
+        try:
+            if await process.stdout.readexactly(len(READY)) != READY:
+                raise OSError("the extraction worker did not start")
+        except BaseException:
+            await worker.reap()
+            raise
+        return worker
 
     @property
     def alive(self) -> bool:
@@ -57,10 +71,14 @@ class _Worker:
         size = int.from_bytes(await stdout.readexactly(4), "big")
         return _decode_reply(await stdout.readexactly(size))
 
-    def kill(self) -> None:
+    async def reap(self) -> None:
+        """Kill the process and read its pipes to the end: a pipe left mid-reply is never
+        closed otherwise (asyncio pauses reading it), and neither is the process's transport."""
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
+        with contextlib.suppress(OSError, ValueError):
+            await self.process.communicate()
 
 
 class ExtractionPool:
@@ -72,14 +90,16 @@ class ExtractionPool:
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
         for _ in range(workers):
             self._idle.put_nowait(None)
-        self._all: set[_Worker] = set()
+        self._running: set[_Worker] = set()
+        self._reaping: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def extract(
         self, body: bytes, *, url: str | None = None, content_type: str | None = None
     ) -> Article:
         """The article of a page, as `extract()` gives it; raises Unprocessable for a page that
         has none, or takes longer than the limit, and ServiceUnavailable when every worker has
-        been busy for as long."""
+        been busy for as long (or none can start)."""
         job = _encode_job(Job(body, url, content_type))
         # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
         # arrives as the inner call completes, and a cancelled caller must never hold a worker.
@@ -87,15 +107,10 @@ class ExtractionPool:
             async with asyncio.timeout(self.timeout):
                 worker = await self._idle.get()
         except TimeoutError:
-            raise ServiceUnavailable(
-                "Every page reader is busy; try again in a few seconds.",
-                headers={"Retry-After": str(max(1, round(self.timeout)))},
-            ) from None
+            raise self._busy("Every page reader is busy; try again in a few seconds.") from None
         try:
             if worker is None or not worker.alive:
-                self._all = {w for w in self._all if w.alive}
-                worker = await _Worker.spawn()
-                self._all.add(worker)
+                worker = await self._start()
             async with asyncio.timeout(self.timeout):
                 reply = await worker.ask(job)
         except TimeoutError:
@@ -123,19 +138,36 @@ class ExtractionPool:
             raise Unprocessable(reply.detail, code=reply.code)
         return reply.article
 
+    async def _start(self) -> _Worker:
+        if self._closed:
+            raise self._busy("The service is shutting down; try again in a few seconds.")
+        try:
+            worker = await _Worker.spawn()
+        except (OSError, asyncio.IncompleteReadError) as exc:  # out of processes or files
+            log.error("an extraction worker could not start: %r", exc)
+            raise self._busy("No page reader could start; try again in a few seconds.") from None
+        self._running.add(worker)
+        return worker
+
+    def _busy(self, detail: str) -> ServiceUnavailable:
+        return ServiceUnavailable(detail, headers={"Retry-After": str(max(1, round(self.timeout)))})
+
     def _discard(self, worker: _Worker | None) -> None:
-        # Killed but kept in _all until it has exited, so that aclose() can wait for it.
         if worker is not None:
-            worker.kill()
+            self._running.discard(worker)
+            task = asyncio.get_running_loop().create_task(worker.reap())
+            self._reaping.add(task)
+            task.add_done_callback(self._reaping.discard)
 
     @property
     def processes(self) -> list[asyncio.subprocess.Process]:
         """The worker processes now running (for operators and tests)."""
-        return [w.process for w in self._all if w.alive]
+        return [w.process for w in self._running if w.alive]
 
     async def aclose(self) -> None:
-        """Stop every worker and wait for them to exit (the app's lifespan calls this)."""
-        for worker in self._all:
-            worker.kill()
-        await asyncio.gather(*(w.process.wait() for w in self._all))
-        self._all.clear()
+        """Stop every worker and wait for them to exit (the app's lifespan calls this); a page
+        asked for afterwards gets a 503."""
+        self._closed = True
+        for worker in list(self._running):
+            self._discard(worker)
+        await asyncio.gather(*self._reaping)
