@@ -10,11 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadr.writing.twittertext import (
+    _SINGLES,
     MAX_WEIGHTED_LENGTH,
     URL_LENGTH,
+    exceeds,
     fitting_prefix,
+    stream_safe,
     weighted_length,
 )
+
+from .texts import any_text
 
 
 @pytest.mark.parametrize(
@@ -165,3 +170,41 @@ def test_fitting_prefix_fits(text: str, budget: int) -> None:
     cut = fitting_prefix(text, budget)
     assert 0 < cut <= len(text)
     assert weighted_length(text[:cut]) <= budget
+
+
+@given(any_text, st.integers(1, 300))
+def test_exceeds_is_weighing_against_the_budget(text: str, budget: int) -> None:
+    assert exceeds(text, budget) == (weighted_length(text) > budget)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" * 2000, "日本" * 500, "e\u0301" * 700, "\U0001f600" * 900, "\u1100\u1161" * 600],
+)
+def test_exceeds_reads_a_prefix_only_where_it_decides(text: str) -> None:
+    for budget in (20, 274, 2000):
+        assert exceeds(text, budget) == (weighted_length(text) > budget)
+        assert exceeds(text + " example.com", budget) == (
+            weighted_length(text + " example.com") > budget
+        )
+
+
+def test_the_starters_stream_safe_counts_as_marks_are_all_there_are() -> None:
+    """Only these starters decompose into marks, which NFC sorts along with a run of them."""
+    found = {
+        char
+        for char in map(chr, range(0x110000))
+        if not unicodedata.combining(char)
+        and unicodedata.combining(unicodedata.normalize("NFD", char)[:1] or "a")
+    }
+    assert found == set("\u0f73\u0f75\u0f81")
+    assert stream_safe("\u0f40" + "\u0f73" * 40) == "\u0f40" + "\u0f73" * 30
+
+
+def test_the_characters_taken_as_clusters_of_their_own_never_join() -> None:
+    joiners = {"Mn", "Mc", "Me", "Cf"}
+    for code in range(0x110000):
+        char = chr(code)
+        if _SINGLES.fullmatch(char):
+            assert unicodedata.category(char) not in joiners, hex(code)
+            assert not 0x1F1E6 <= code <= 0x1F1FF and not 0x1F3FB <= code <= 0x1F3FF, hex(code)

@@ -7,6 +7,7 @@ import httpx2
 import pytest
 
 from tests.factories import MockOpenAI, chat_completion, tweets_reply
+from threadr.errors import Unprocessable
 from threadr.writing.openai_writer import OpenAIWriter, parse_reply
 from threadr.writing.twittertext import weighted_length
 from threadr.writing.writer import ThreadWriter
@@ -127,3 +128,30 @@ async def test_every_tweet_fits_over_the_whole_dataset(dataset: dict[str, Any]) 
 async def test_single_tweet_replies_are_valid_threads(reply: Any) -> None:
     thread, _ = await writer(MockOpenAI(reply)).write(ARTICLE, None)
     assert_numbered(thread)
+
+
+# --- a paid reply is never refunded: unusable output falls back, unusable input is refused first
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        tweets_reply("1/3", "2/3", "Sure!"),  # numbering and chatter only: nothing to finalise
+        tweets_reply("", "(2/3)", "---", "**Tweet 3:**"),
+        (200, chat_completion("Here's your thread:\n\n1/3\n\n2/3\n\nLet me know!")),
+    ],
+)
+async def test_an_unusable_reply_falls_back_to_the_offline_thread(reply: Any) -> None:
+    mock = MockOpenAI(reply)
+    thread, generator = await writer(mock).write(ARTICLE, "Redis")
+    offline, _ = await ThreadWriter(None, max_tweets=25).write(ARTICLE, "Redis")
+    assert generator == "offline" and thread == offline
+    assert mock.calls == 1
+
+
+@pytest.mark.parametrize("text", ["!!! ??? ...", "Sure!", "1/3", "© 2024"])
+async def test_an_input_without_content_is_refused_before_any_model_call(text: str) -> None:
+    mock = MockOpenAI(tweets_reply("A thread the model made up.", "About nothing."))
+    with pytest.raises(Unprocessable):
+        await writer(mock).write(text, None)
+    assert mock.calls == 0

@@ -11,7 +11,7 @@ import msgspec
 from threadr.errors import Unprocessable
 
 from .fit import has_content, pack, tweet_budget
-from .twittertext import weighted_length
+from .twittertext import stream_safe, weighted_length
 
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _RULE = re.compile(r"^\s*(?:[-*_=~]\s*){3,}$")
@@ -32,21 +32,24 @@ _CHATTER = re.compile(
 )
 _CHATTER_MAX = 200
 
-# Numbering a model wrote itself (see _is_numbering for which of it is stripped).
+# Numbering a model wrote itself (see _is_numbering for which of it is stripped). Whitespace
+# is taken possessively (`\s*+`) wherever what follows cannot be whitespace, so that a long run
+# of it is read once, not once per way of sharing it between two quantifiers; and a trailing
+# number is looked for only after whitespace, not from every character of a run of it.
 _MARKER = (
-    r"[(\[]\s*(?P<bracket>\d{1,3})\s*/\s*\d{1,3}\s*[)\]]"
-    r"|(?:tweet|post)\s*\#?\s*(?P<named>\d{1,3})(?:\s*(?:/|of)\s*\d{1,3})?"
-    r"|(?P<i>\d{1,3})\s*/\s*(?P<n>\d{1,3})"
-    r"|(?P<open>\d{1,3})/(?!\s*\d)"
+    r"[(\[]\s*+(?P<bracket>\d{1,3})\s*+/\s*+\d{1,3}\s*+[)\]]"
+    r"|(?:tweet|post)\s*+\#?\s*+(?P<named>\d{1,3})(?:\s*+(?:/|of)\s*+\d{1,3})?"
+    r"|(?P<i>\d{1,3})\s*+/\s*+(?P<n>\d{1,3})"
+    r"|(?P<open>\d{1,3})/(?!\s*+\d)"
     r"|(?P<listed>\d{1,3})[.):]"
 )
 _SUFFIX = r"(?:\*\*|__)?[ \t]*[:.)\-–—]?(?:\*\*|__)?(?:\s+|$)"
 _LEADING = re.compile(
-    rf"^(?P<keep>🧵\s*)?(?:[-*•+]\s+)?(?:\*\*|__)?\s*(?:{_MARKER}){_SUFFIX}", re.IGNORECASE
+    rf"^(?P<keep>🧵\s*+)?(?:[-*•+]\s++)?(?:\*\*|__)?\s*+(?:{_MARKER}){_SUFFIX}", re.IGNORECASE
 )
 _TRAILING = re.compile(
-    r"(?:^|\s+)(?:[(\[]\s*(?P<bracket>\d{1,3})\s*/\s*\d{1,3}\s*[)\]]|(?P<i>\d{1,3})/(?P<n>\d{1,3}))"
-    r"\s*$"
+    r"(?<!\S)(?:[(\[]\s*+(?P<bracket>\d{1,3})\s*+/\s*+\d{1,3}\s*+[)\]]"
+    r"|(?P<i>\d{1,3})/(?P<n>\d{1,3}))\s*+$"
 )
 _BULLET = re.compile(r"^\s*[-*•+]\s+")
 _CLOSER = re.compile(
@@ -57,7 +60,10 @@ _CLOSER = re.compile(
     re.IGNORECASE,
 )
 _JSON_START = re.compile(r"[\[{]")
-_JSON_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"(\s*:)?')  # a string, and whether it is a key
+# A string, whether it is closed, and whether it is a key. An unclosed one matches too (and is
+# skipped), so the search goes on after it rather than from each quote escaped inside it.
+_JSON_STRING = re.compile(r'"(?P<text>(?:[^"\\\n]|\\.)*+)(?P<closed>"(?P<key>\s*+:)?)?')
+_JSON_DEPTH = 4  # {"thread": {"tweets": [{"text": …}]}} is as deep as a reply gets
 _JSON_ATTEMPTS = 20
 _DECODER = json.JSONDecoder()
 
@@ -96,7 +102,7 @@ def finalize(raw: list[str], *, max_tweets: int = 25) -> list[Tweet]:
     if not 1 <= max_tweets <= 999:
         raise ValueError(f"max_tweets must be between 1 and 999, not {max_tweets}")
     budget = tweet_budget(max_tweets)
-    kept = [text for text in (_drop_chatter(item) for item in raw) if text]
+    kept = [text for text in (_drop_chatter(stream_safe(item)) for item in raw) if text]
     shared = _shared_numbering(kept)
     items = [
         text
@@ -107,7 +113,7 @@ def finalize(raw: list[str], *, max_tweets: int = 25) -> list[Tweet]:
         raise Unprocessable(
             "The writer returned no usable tweets: everything was empty, numbering or chatter."
         )
-    parts = [pack(item, budget) for item in items]
+    parts = _parts(items, budget, max_tweets)
     bodies = [chunk for part in parts for chunk in part]
     if len(bodies) > max_tweets:
         # Cut from the middle rather than lose the wrap-up the thread was written to end on.
@@ -119,6 +125,20 @@ def finalize(raw: list[str], *, max_tweets: int = 25) -> list[Tweet]:
         Tweet(number=i, total=n, content=text, character_count=weighted_length(text))
         for i, text in enumerate(contents, 1)
     ]
+
+
+def _parts(items: list[str], budget: int, max_tweets: int) -> list[list[str]]:
+    """Each item packed into tweets, as far as finalize can use them: the first `max_tweets` + 1
+    overall (enough to know there are too many) and the last item's first `max_tweets` (a
+    wrap-up kept at the end). Packing is work per tweet, so a reply of junk costs little."""
+    parts = []
+    room = max_tweets + 1
+    for item in items[:-1]:
+        part = pack(item, budget, limit=room) if room > 0 else []
+        parts.append(part)
+        room -= len(part)
+    parts.append(pack(items[-1], budget, limit=max_tweets))
+    return parts
 
 
 def _drop_chatter(text: str) -> str:
@@ -209,11 +229,11 @@ def _embedded_json(reply: str) -> list[str]:
 
 def _json_strings(reply: str) -> list[str]:
     texts: list[str] = []
-    for literal, key in _JSON_STRING.findall(reply):
-        if key:
+    for match in _JSON_STRING.finditer(reply):
+        if not match["closed"] or match["key"]:
             continue
         try:
-            text = json.loads(f'"{literal}"')
+            text = json.loads(f'"{match["text"]}"')
         except ValueError:
             continue
         if isinstance(text, str) and text.strip():
@@ -221,13 +241,15 @@ def _json_strings(reply: str) -> list[str]:
     return texts
 
 
-def _json_tweets(value: Any) -> list[str]:
+def _json_tweets(value: Any, depth: int = _JSON_DEPTH) -> list[str]:
     if isinstance(value, dict):
+        if depth == 0:
+            return []
         for key in ("tweets", "thread", "posts", "items"):
             if key in value:
-                return _json_tweets(value[key])
+                return _json_tweets(value[key], depth - 1)
         lists = [item for item in value.values() if isinstance(item, list)]
-        return _json_tweets(lists[0]) if lists else []
+        return _json_tweets(lists[0], depth - 1) if lists else []
     if not isinstance(value, list):
         return []
     texts = []

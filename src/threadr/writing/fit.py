@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import islice
 
-from .twittertext import MAX_WEIGHTED_LENGTH, fitting_prefix, weighted_length
+from .twittertext import (
+    MAX_URL_LENGTH,
+    MAX_WEIGHTED_LENGTH,
+    exceeds,
+    fitting_prefix,
+    weighted_length,
+)
 
 # A sentence ends at . ! ? … (and any closing quotes) before a space, at a CJK full stop, or at a
 # line break; a clause at , ; : (ASCII ones only before a space), a spaced or em dash, or before
-# a conjunction.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+|[。！？]+[」』”’）]*\s*|[ \t]*\n\s*")
+# a conjunction. A run that may fail to end anything ("....x", spaces before a letter) is only
+# tried from its first character: tried from every one, the search would be quadratic in it.
+_SENTENCE_END = re.compile(
+    r"(?<![.!?…])[.!?…]++[\"'”’»)\]]*+\s++|[。！？]+[」』”’）]*\s*|(?<![ \t])[ \t]*+\n\s*"
+)
 _CLAUSE_END = re.compile(
     r"[,;:]\s+|[，、；：]\s*|\s[—–-]\s+|—(?=\S)"
-    r"|\s+(?=(?:and|but|or|so|because|which|while|whereas|although|though|yet)\s)",
+    r"|(?<!\s)\s++(?=(?:and|but|or|so|because|which|while|whereas|although|though|yet)\s)",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\S+\s*")
@@ -22,8 +32,13 @@ _ABBREVIATION_LIST = (
     "rep rev capt col lt sgt jan feb mar apr jun jul aug sep sept oct nov dec mt ft ave"
 )
 _ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
-_PARAGRAPH_END = re.compile(r"\n[ \t]*\n\s*$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _MIN_ROOM = 20  # below this, a long word starts a new chunk instead of topping one up
+# No word is longer: a link X counts is at most MAX_URL_LENGTH characters, and a tweet's worth
+# of text may be glued to it. A longer one is cut into tweets without being weighed whole again
+# for each (quadratic); only junk (dozens of links glued together, thousands of joined emoji)
+# would have fitted in one.
+_LONGEST_WORD = MAX_URL_LENGTH + MAX_WEIGHTED_LENGTH
 
 _CONTENT = re.compile(r"[^\W_]|[\u2190-\u2bff\U0001F000-\U0001FAFF]")  # a letter, digit or emoji
 
@@ -70,36 +85,50 @@ def _ends_sentence(sentence: str) -> bool:
     return any(end.end() == len(sentence) for end in _SENTENCE_END.finditer(sentence))
 
 
-def pack(text: str, budget: int) -> list[str]:
+def pack(text: str, budget: int, *, limit: int | None = None) -> list[str]:
     """Cut `text` into chunks of at most `budget` weighted characters, breaking between
     sentences where it can, then between clauses, then between words; a chunk ends early at a
-    paragraph break once it is half full. The one splitter of the project."""
-    text = text.strip()
+    paragraph break once it is half full. The one splitter of the project. With `limit`, only
+    the first `limit` chunks are made: a word of junk costs work per chunk, not per character."""
+    return list(islice(filter(None, _chunks(text.strip(), budget)), limit))
+
+
+def _chunks(text: str, budget: int) -> Iterator[str]:
+    """pack's chunks, stripped, some of them empty."""
     if weighted_length(text) <= budget:
-        return [text] if text else []
-    chunks: list[str] = []
+        yield text
+        return
     current = ""
     for piece in _pieces(text, budget):
-        while weighted_length(piece.strip()) > budget:
+        while _overflows(piece.strip(), budget):
             # A word longer than a tweet: its start tops up the current chunk, the rest follows.
             room = budget - weighted_length(current)
             cut = fitting_prefix(piece, room) if room >= _MIN_ROOM else 0
             if not cut or weighted_length(current + piece[:cut]) > budget:
-                chunks.append(current.strip())
+                yield current.strip()
                 current, cut = "", fitting_prefix(piece, budget)
-            chunks.append((current + piece[:cut]).strip())
+            yield (current + piece[:cut]).strip()
             current, piece = "", piece[cut:]
         candidate = current + piece
         if current.strip() and weighted_length(candidate.strip()) > budget:
-            chunks.append(current.strip())
+            yield current.strip()
             current = piece
         else:
             current = candidate
-        if _PARAGRAPH_END.search(piece) and 2 * weighted_length(current.strip()) >= budget:
-            chunks.append(current.strip())
+        if _ends_paragraph(piece) and 2 * weighted_length(current.strip()) >= budget:
+            yield current.strip()
             current = ""
-    chunks.append(current.strip())
-    return [chunk for chunk in chunks if chunk]
+    yield current.strip()
+
+
+def _overflows(word: str, budget: int) -> bool:
+    """Whether `word` must be cut to fit `budget`."""
+    return len(word) > _LONGEST_WORD or exceeds(word, budget)
+
+
+def _ends_paragraph(piece: str) -> bool:
+    """Whether the whitespace that ends `piece` holds a blank line."""
+    return _BLANK_LINE.search(piece, len(piece.rstrip())) is not None
 
 
 def _cut(text: str, boundary: re.Pattern[str]) -> list[str]:

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 
 from .fit import has_content, pack, split_sentences, tweet_budget
-from .twittertext import weighted_length
+from .twittertext import stream_safe, weighted_length
 
 HOOK = "🧵"
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -58,8 +58,8 @@ def write_offline(text: str, title: str | None = None, *, max_tweets: int = 25) 
     if max_tweets < 1:
         raise ValueError(f"max_tweets must be at least 1, not {max_tweets}")
     budget = tweet_budget(max_tweets)
-    title = _SPACES.sub(" ", title or "").strip()
-    paragraphs = _paragraphs(text)
+    title = _SPACES.sub(" ", stream_safe(title or "")).strip()
+    paragraphs = _paragraphs(stream_safe(text))
     if not title and len(paragraphs) > 1 and _is_heading(paragraphs[0]):
         title = paragraphs.pop(0)  # pasted text often starts with its headline
     sentences = [
@@ -74,10 +74,10 @@ def write_offline(text: str, title: str | None = None, *, max_tweets: int = 25) 
     single = f"{HOOK} {title}\n\n{whole}" if title else whole
     if weighted_length(single) <= budget:
         return [single]  # a single tweet needs no separate hook or wrap-up
-    hook, sentences = _hook(title, sentences, budget)
+    hook, sentences = _hook(title, sentences, budget, max_tweets)
     with_closer = max_tweets >= 3
     slots = max_tweets - 1 - with_closer
-    body = pack(_join(sentences), budget)
+    body = pack(_join(sentences), budget, limit=slots + 1)  # enough to tell it will not fit
     summarised = len(body) > slots
     if summarised:
         body = _summarise(sentences, budget, slots)
@@ -121,8 +121,11 @@ def _join(sentences: list[_Sentence]) -> str:
     return "".join(parts)
 
 
-def _hook(title: str, sentences: list[_Sentence], budget: int) -> tuple[str, list[_Sentence]]:
-    """The opening tweet: the title and lead sentence, or the lead alone; returns what is left."""
+def _hook(
+    title: str, sentences: list[_Sentence], budget: int, max_tweets: int
+) -> tuple[str, list[_Sentence]]:
+    """The opening tweet: the title and lead sentence, or the lead alone; returns what is left
+    (of a lead longer than a whole thread, only a thread's worth: the rest could never show)."""
     rest = list(sentences)
     if title:
         hook = _fit(f"{HOOK} {title}", budget)
@@ -132,7 +135,7 @@ def _hook(title: str, sentences: list[_Sentence], budget: int) -> tuple[str, lis
             hook = f"{hook}\n\n{rest.pop(0)[1]}"
         return hook, rest
     paragraph, lead = rest.pop(0)
-    hook, *more = pack(f"{HOOK} {lead}", budget)
+    hook, *more = pack(f"{HOOK} {lead}", budget, limit=max_tweets + 1)
     if more:  # a lead too long for one tweet goes on in the body
         rest.insert(0, (paragraph, " ".join(more)))
     elif rest and rest[0][0] == paragraph and weighted_length(hook) < 80:
@@ -211,4 +214,4 @@ def _fit(text: str, budget: int) -> str:
     """`text` cut at a word boundary with an ellipsis, if it is longer than `budget`."""
     if weighted_length(text) <= budget:
         return text
-    return pack(text, budget - 2)[0].rstrip(" ,;:—–-") + "…"  # "…" weighs 2
+    return pack(text, budget - 2, limit=1)[0].rstrip(" ,;:—–-") + "…"  # "…" weighs 2

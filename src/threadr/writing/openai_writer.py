@@ -14,6 +14,7 @@ from openai import AsyncOpenAI
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from .finalize import recover_tweets
+from .twittertext import MAX_WEIGHTED_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,17 @@ _RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConne
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
 
+# What the model may send, per tweet asked for. Tokens: a tweet weighs at most 280; English runs
+# about 4 characters a token, and CJK or emoji, which weigh 2 (140 to a tweet), 1-2 tokens
+# each, so a full tweet is at most ~280 tokens, plus 40 for the JSON around it and a model that
+# overruns a little. This bounds what one call can bill: a model that rambles is cut off (and
+# its cut JSON still read) instead of paid by the token. A reasoning model spends its reasoning
+# from the same allowance. Characters: one token can be a long run of spaces or symbols, so the
+# reply is also cut at 4 × 280 characters a tweet before any of it is read; nothing longer is a
+# thread, and every pass over it (JSON, regexes, splitting) stays bounded.
+_TOKENS_PER_TWEET = 320
+_CHARS_PER_TWEET = 4 * MAX_WEIGHTED_LENGTH
+
 
 class _Reply(msgspec.Struct):
     tweets: list[str]
@@ -71,7 +83,7 @@ def parse_reply(content: str | None) -> list[str]:
         return []
     try:
         return _decode_reply(content).tweets
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # msgspec's own depth limit is the stack's
         return recover_tweets(content)
 
 
@@ -91,6 +103,8 @@ class OpenAIWriter:
         self.model = model
         self.budget = budget
         self.max_tweets = max_tweets
+        self.max_completion_tokens = max_tweets * _TOKENS_PER_TWEET
+        self.max_reply_chars = max_tweets * _CHARS_PER_TWEET
         self._sleep = sleep
 
     async def write(self, text: str, title: str | None) -> list[str]:
@@ -127,10 +141,19 @@ class OpenAIWriter:
                 },
             ],
             response_format=RESPONSE_FORMAT,
+            max_completion_tokens=self.max_completion_tokens,
             timeout=max(remaining, 0.001),
         )
         message = response.choices[0].message if response.choices else None
-        tweets = parse_reply(message.content if message else None)
+        content = message.content if message else None
+        if content and len(content) > self.max_reply_chars:
+            log.warning(
+                "OpenAI replied %d characters; reading the first %d",
+                len(content),
+                self.max_reply_chars,
+            )
+            content = content[: self.max_reply_chars]
+        tweets = parse_reply(content)
         if not any(t.strip() for t in tweets):
             raise WriterFailed("OpenAI replied without any tweets")
         return tweets

@@ -89,24 +89,69 @@ _QUERY = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-z0-9\-_&=#/]"
 # A host after a scheme may be in any script, but its last label, when it starts in ASCII, stays
 # ASCII so that text glued to the link (common in Japanese and Chinese) is not swallowed.
 _HOST_LABEL = r"[^\s!-,./:-@\[-^`{-~\u00a0-\u00bf\u2000-\u206f\u3000-\u303f\uff00-\uff65]+"
+# A domain tried from any start inside a run of dotted labels fails wherever it failed from the
+# first start (its last-label candidates are a subset), so after a failure `skip` steps over the
+# labels instead of letting the search try every later start, which is quadratic in the run
+# ("éé.éé.…", "ééé…" — non-ASCII letters do not stop a start the way ASCII ones do). It stops
+# before a scheme, where a link may still start.
+_LABEL_RUN = rf"(?:(?!https?://)[{_LATIN}-])++"
 _URL = re.compile(
     r"(?<![a-z0-9@＠$#＃\u202a-\u202e])"  # twitter-text's validUrlPrecedingChars
-    r"(?:(?P<scheme>https?://)"
+    r"(?:(?:(?P<scheme>https?://)"
     rf"(?P<host>(?:{_HOST_LABEL}\.)*(?:[a-z0-9-]+|{_HOST_LABEL}))"
     rf"|(?<![-_./])(?P<domain>(?:[{_LATIN}-]+\.)+(?:xn--[-0-9a-z]+|[a-z]+)(?=[^0-9a-z@+-]|$)))"
-    rf"(?::[0-9]+)?(?P<path>{_PATH})?(?:{_QUERY})?",
+    rf"(?::[0-9]+)?(?P<path>{_PATH})?(?:{_QUERY})?"
+    rf"|(?<![-_./])(?P<skip>{_LABEL_RUN}(?:\.{_LABEL_RUN})*+))",
     re.IGNORECASE,
 )
-# Cheap tests that let most text skip the URL pattern: a URL has a scheme or a dot before a
-# letter or digit, and never a space.
-_MAYBE_URL = re.compile(r"\.[^\W_]|://")
+# Cheap tests that let most text skip the URL pattern: a URL has a scheme or a dot before its
+# top-level domain, which starts with a letter a-z; and never a space. A link is at most
+# MAX_URL_LENGTH characters long, so text further than that before the first of these is in none.
+_MAYBE_URL = re.compile(r"\.[a-z]|://", re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
-_MAX_URL = 4096  # twitter-text's MAX_URL_LENGTH; a longer "URL" is counted as text
-_MAX_LABEL = 63  # a label longer than DNS allows fails twitter-text's IDNA check
+
+# Characters that are a cluster on their own: the blocks of letters and symbols that hold no
+# mark, format character, skin tone, flag half or zero-width joiner (Latin, Greek, Cyrillic,
+# Armenian, jamo, punctuation, symbols, CJK, Hangul, emoji; tests/writing/test_twittertext.py
+# checks it against unicodedata). A text of these is cut into clusters by a regex, not by a
+# Python loop over its characters.
+_SINGLES = re.compile(
+    r"[\x00-\xac\xae-\u02ff\u0370-\u0482\u048a-\u0590\u1100-\u11ff\u1e00-\u1fff\u2010-\u2027"
+    r"\u2030-\u205f\u2070-\u20cf\u2100-\u2bff\u2e80-\u3029\u3030-\u3098\u309b-\u9fff\uac00-\ud7a3"
+    r"\uf900-\ufaff\U0001f300-\U0001f3fa\U0001f400-\U0001faff\U00020000-\U0003ffff]*+"
+)
+
+MAX_MARK_RUN = 30  # combining marks in a row that stream_safe keeps
+_LONG_MARK_RUN = re.compile(rb"[^\x00]{%d,}" % (MAX_MARK_RUN + 1))  # over combining classes
+# The starters whose canonical decomposition is marks (Tibetan vowel signs): NFC sorts them
+# along with the marks around them.
+_STARTERS_AS_MARKS = str.maketrans(dict.fromkeys("\u0f73\u0f75\u0f81", "\u0f71"))
+MAX_URL_LENGTH = 4096  # twitter-text's; a longer "URL" is counted as text
+_LONG_LABEL = re.compile(r"[^.]{64}")  # longer than DNS allows: fails twitter-text's IDNA check
+
+
+def stream_safe(text: str) -> str:
+    """`text` with every run of more than 30 combining marks cut to its first 30 (UAX #15's
+    Stream-Safe Text Format bound; no language needs more, only "Zalgo" text). NFC sorts a run
+    of marks by insertion, so without the cut weighted_length is quadratic in the longest run."""
+    if unicodedata.is_normalized("NFC", text):  # NFC will not touch it: nothing to sort
+        return text
+    # Per character: its combining class, a starter that decomposes into marks counting as one.
+    classes = bytes(map(unicodedata.combining, text.translate(_STARTERS_AS_MARKS)))
+    runs = [run.span() for run in _LONG_MARK_RUN.finditer(classes)]
+    if not runs:
+        return text
+    kept, pos = [], 0
+    for start, end in runs:
+        kept.append(text[pos : start + MAX_MARK_RUN])
+        pos = end
+    kept.append(text[pos:])
+    return "".join(kept)
 
 
 def weighted_length(text: str) -> int:
-    """The length X counts for `text`: 1 or 2 per character, 2 per emoji, 23 per URL."""
+    """The length X counts for `text`: 1 or 2 per character, 2 per emoji, 23 per URL. Linear in
+    the length of a stream-safe text (see `stream_safe`)."""
     text = unicodedata.normalize("NFC", text)
     total = 0
     pos = 0
@@ -116,15 +161,40 @@ def weighted_length(text: str) -> int:
     return total + _text_weight(text[pos:])
 
 
+def exceeds(text: str, budget: int) -> bool:
+    """Whether `weighted_length(text) > budget`, reading about `budget` characters of a long
+    text instead of all of it when no link can reach back that far."""
+    # Text that no link covers weighs at least as much as any prefix of it that ends between
+    # clusters (nothing after such a cut merges into what came before it), so a prefix heavier
+    # than the budget decides. (The (budget + 1)th cluster is whole: another one started after.)
+    # Positions are those of the normalised text, where links are found.
+    text = unicodedata.normalize("NFC", text)
+    ends = _cluster_ends(text, budget + 2)
+    if len(ends) == budget + 2:
+        first_link = _MAYBE_URL.search(text)
+        reach = first_link.start() - MAX_URL_LENGTH if first_link else len(text)
+        if ends[budget] <= reach and weighted_length(text[: ends[budget]]) > budget:
+            return True
+    return weighted_length(text) > budget
+
+
 def fitting_prefix(text: str, budget: int) -> int:
     """How many characters of `text` fit in `budget` weighted characters, cutting between
     emoji sequences and letters with their marks where possible; at least one character."""
-    # Outside a link every cluster weighs at least 1, so more than `budget` of them (plus slack
-    # for links) never fit; binary search keeps the measurements logarithmic.
-    ends = _cluster_ends(text, 4 * budget)
+    # Outside a link every cluster weighs at least 1 (nearly: conjoining jamo weigh 2 for 3), so
+    # more than `budget` of them (plus slack for links) never fit; binary search keeps the
+    # measurements logarithmic. Reading 4 × `budget` clusters costs ~1 ms of Python a call, so
+    # `budget` + 2 are read first: when they already weigh more than the budget and no link is
+    # near (weights then only grow with the cut), every cut that fits is among them.
+    ends = _cluster_ends(text, budget + 2)
+    read = ends[-1] if ends else min(len(text), 2 * (budget + 2))
+    if _MAYBE_URL.search(text, 0, 8 * budget) or weighted_length(text[:read]) <= budget:
+        ends = _cluster_ends(text, 4 * budget)
+        read = ends[-1] if ends else min(len(text), 8 * budget)
     cut = _last_fitting(text, ends, budget)
-    if not cut and ends:  # a single cluster heavier than the budget, like a letter under marks
-        cut = _last_fitting(text, range(1, ends[0] + 1), budget) or 1
+    first = ends[0] if ends else read
+    if not cut and first:  # a single cluster heavier than the budget, like a letter under marks
+        cut = _last_fitting(text, range(1, first + 1), budget) or 1
     return cut
 
 
@@ -140,25 +210,37 @@ def _last_fitting(text: str, ends: Sequence[int], budget: int) -> int:
 
 
 def _cluster_ends(text: str, limit: int) -> list[int]:
-    if text[:limit].isascii():
+    """Where each of the first `limit` clusters ends, of those that end in the first 2 × `limit`
+    characters. Clusters average well under two code points in any language; the bound stops a
+    run of joiners (marks, zero-width joiners, format characters) from making every call read
+    the whole text."""
+    if text[:limit].isascii() or _SINGLES.fullmatch(text, 0, limit + 1):
         return list(range(1, min(len(text), limit) + 1))
     ends: list[int] = []
     pairing = False  # the first half of a flag
-    for index, char in enumerate(text):
-        joins = index > 0 and (
-            unicodedata.category(char) in {"Mn", "Mc", "Me", "Cf"}
-            or "\U0001f3fb" <= char <= "\U0001f3ff"
-            or text[index - 1] == "\u200d"
-            or (pairing and "\U0001f1e6" <= char <= "\U0001f1ff")
-        )
-        pairing = not joins and "\U0001f1e6" <= char <= "\U0001f1ff"
+    for index in range(min(len(text), 2 * limit + 1)):
+        joins = index > 0 and _joins(text, index, pairing)
+        pairing = not joins and "\U0001f1e6" <= text[index] <= "\U0001f1ff"
         if joins:
             ends[-1] = index + 1
-        elif len(ends) == limit:
-            break
+        elif len(ends) == limit or index == 2 * limit:
+            return ends  # the next cluster starts here, so the last one read is whole
         else:
             ends.append(index + 1)
+    if len(text) > 2 * limit + 1:
+        ends.pop()  # the read ended inside a cluster that may go on
     return ends
+
+
+def _joins(text: str, index: int, pairing: bool) -> bool:
+    """Whether the character at `index` belongs to the cluster before it."""
+    char = text[index]
+    return (
+        unicodedata.category(char) in {"Mn", "Mc", "Me", "Cf"}
+        or "\U0001f3fb" <= char <= "\U0001f3ff"
+        or text[index - 1] == "\u200d"
+        or (pairing and "\U0001f1e6" <= char <= "\U0001f1ff")
+    )
 
 
 def _url_spans(text: str) -> list[tuple[int, int]]:
@@ -166,7 +248,7 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
     if not _MAYBE_URL.search(text):
         return spans
     for token in _TOKEN.finditer(text):
-        if "." in token[0] or "://" in token[0]:
+        if _MAYBE_URL.search(text, *token.span()):
             spans.extend(_token_urls(text, *token.span()))
     return spans
 
@@ -174,6 +256,8 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
 def _token_urls(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans = []
     for match in _URL.finditer(text, start, end):
+        if match["skip"]:
+            continue
         begin, stop = match.span()
         host = match["host"]
         if host is None:
@@ -194,7 +278,7 @@ def _token_urls(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 and host.lower() != "t.co"
             ):
                 continue  # twitter-text's invalidShortDomain: "name.cc" alone is not a link
-        if stop - begin + 8 > _MAX_URL or any(len(x) > _MAX_LABEL for x in host.split(".")):
+        if stop - begin + 8 > MAX_URL_LENGTH or _LONG_LABEL.search(host):
             continue
         spans.append((begin, stop))
     return spans
