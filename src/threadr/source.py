@@ -68,13 +68,15 @@ RAW_TEXT_FACTOR = 4
 # of marks of alternating classes costs time quadratic in its length: seconds for a 64 KiB
 # body. A text that needs normalising may hold no run longer than UAX #15's Stream-Safe Text
 # Format allows (30 non-starters); no language needs more, only "Zalgo" text.
+# The one statement of this rule: the writer (writing/twittertext.stream_safe) cuts model
+# output and article text to it, as validation refuses pasted text over it.
 MAX_MARK_RUN = 30
-_MARK_RUN = re.compile(rb"[^\x00]{%d}" % (MAX_MARK_RUN + 1))  # over combining classes, as bytes
+_LONG_MARK_RUN = re.compile(rb"[^\x00]{%d,}" % (MAX_MARK_RUN + 1))  # over combining classes
 # The only starters whose canonical decomposition begins with marks (Tibetan vowel signs): NFC
-# sorts what they decompose into along with the run, so they count as their two marks
+# sorts what they decompose into along with the run, so they count as marks too
 # (tests/test_source.py checks this list against unicodedata).
 DECOMPOSING_STARTERS = "\u0f73\u0f75\u0f81"
-_AS_MARKS = str.maketrans(dict.fromkeys(DECOMPOSING_STARTERS, "\u0f71\u0f71"))
+_AS_MARK = str.maketrans(dict.fromkeys(DECOMPOSING_STARTERS, "\u0f71"))  # same length: spans hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +220,16 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+def long_mark_runs(text: str) -> list[tuple[int, int]]:
+    """The spans of `text` that are runs of more than MAX_MARK_RUN combining marks."""
+    if any(starter in text for starter in DECOMPOSING_STARTERS):
+        text = text.translate(_AS_MARK)
+    return [run.span() for run in _LONG_MARK_RUN.finditer(bytes(map(unicodedata.combining, text)))]
+
+
 def _check_mark_runs(text: str) -> None:
     """Refuse a run of marks longer than NFC can sort in linear time (MAX_MARK_RUN)."""
-    if any(starter in text for starter in DECOMPOSING_STARTERS):
-        text = text.translate(_AS_MARKS)
-    if _MARK_RUN.search(bytes(map(unicodedata.combining, text))):
+    if long_mark_runs(text):
         raise ValidationFailed(
             f"The text has more than {MAX_MARK_RUN} accents or other combining marks on one "
             "letter; no language needs that many.",

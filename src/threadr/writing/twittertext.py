@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from threadr.source import MAX_MARK_RUN, long_mark_runs
+
 MAX_WEIGHTED_LENGTH = 280
 URL_LENGTH = 23  # transformedURLLength: X rewrites every link to a t.co URL of this weight
 
@@ -121,11 +123,6 @@ _SINGLES = re.compile(
     r"\uf900-\ufaff\U0001f300-\U0001f3fa\U0001f400-\U0001faff\U00020000-\U0003ffff]*+"
 )
 
-MAX_MARK_RUN = 30  # combining marks in a row that stream_safe keeps
-_LONG_MARK_RUN = re.compile(rb"[^\x00]{%d,}" % (MAX_MARK_RUN + 1))  # over combining classes
-# The starters whose canonical decomposition is marks (Tibetan vowel signs): NFC sorts them
-# along with the marks around them.
-_STARTERS_AS_MARKS = str.maketrans(dict.fromkeys("\u0f73\u0f75\u0f81", "\u0f71"))
 MAX_URL_LENGTH = 4096  # twitter-text's; a longer "URL" is counted as text
 _LONG_LABEL = re.compile(r"[^.]{64}")  # longer than DNS allows: fails twitter-text's IDNA check
 
@@ -136,9 +133,7 @@ def stream_safe(text: str) -> str:
     of marks by insertion, so without the cut weighted_length is quadratic in the longest run."""
     if unicodedata.is_normalized("NFC", text):  # NFC will not touch it: nothing to sort
         return text
-    # Per character: its combining class, a starter that decomposes into marks counting as one.
-    classes = bytes(map(unicodedata.combining, text.translate(_STARTERS_AS_MARKS)))
-    runs = [run.span() for run in _LONG_MARK_RUN.finditer(classes)]
+    runs = long_mark_runs(text)
     if not runs:
         return text
     kept, pos = [], 0
