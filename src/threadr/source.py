@@ -55,6 +55,7 @@ _TRACKING = frozenset(
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "hsa_")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_WORD = re.compile(r"\w")
 
 # A text is measured before it is normalised, against this many times MAX_CONTENT_LENGTH, so
 # that a body of padding costs nothing before the rate limiter. Normalising only removes
@@ -119,9 +120,9 @@ def validate(url: str | None, text: str | None, settings: Settings) -> Source:
         if len(text) > RAW_TEXT_FACTOR * limit:
             raise _too_long(text, limit)  # before normalising reads a character of it
         text = normalize_text(text)
-        if not text:
+        if not _WORD.search(text):  # empty, or only spaces, punctuation, controls or emoji
             raise ValidationFailed(
-                "The text is empty; paste the article you want turned into a thread.",
+                "The text has no words in it; paste the article you want turned into a thread.",
                 code="empty_text",
             )
         if len(text) > limit:

@@ -151,7 +151,14 @@ def decode_body(body: bytes, decoder: msgspec.json.Decoder[T]) -> T:
         ) from exc
 
 
+# msgspec quotes what it refused (an unknown field's name, a path): a client's own bytes, which
+# must not come back 60 KB long.
+_MAX_QUOTE = 200
+
+
 def _sentence(message: str) -> str:
     """msgspec says "Expected `str`, got `int` - at `$.url`"; end it like a sentence."""
     message = message.replace(" - at ", " at ")
+    if len(message) > _MAX_QUOTE:
+        message = message[: _MAX_QUOTE - 1] + "…"
     return message if message.endswith(".") else message + "."
