@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from tests.factories import make_gateway, make_settings
+from tests.factories import Clock, make_gateway, make_settings
 from threadr.cache import (
     CACHE_SCHEMA,
     CacheEntry,
@@ -19,6 +19,8 @@ from threadr.cache import (
 )
 from threadr.source import validate
 from threadr.storage.breaker import CircuitBreaker
+from threadr.storage.counters import Counters
+from threadr.storage.keys import CACHE_INDEX_KEY, CACHE_STATS_KEY
 from threadr.writing.finalize import Tweet
 
 
@@ -94,3 +96,37 @@ def test_equal_inputs_share_a_key_and_kinds_never_do() -> None:
     shared = key_for(validate("https://Example.com/a?utm_source=x", None, settings))
     assert shared == key_for(validate("https://example.com/a#top", None, settings))
     assert shared != key_for(validate(None, "https://example.com/a", settings))
+
+
+async def test_entries_are_indexed_by_expiry_and_the_expired_trimmed_on_write() -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    clock = Clock(1_700_000_000.0)
+    gateway = make_gateway(redis)
+    cache = ThreadCache(gateway, ttl_seconds=60, memory_entries=10, clock=clock)
+    await cache.set("threadr:cache:v1:text:a", entry())
+    clock.advance(30)
+    await cache.set("threadr:cache:v1:text:b", entry(), ttl_seconds=600)
+    assert await redis.zrange(CACHE_INDEX_KEY, 0, -1, withscores=True) == [
+        (b"threadr:cache:v1:text:a", 1_700_000_060.0),
+        (b"threadr:cache:v1:text:b", 1_700_000_630.0),
+    ]
+    clock.advance(31)  # a's TTL is over: the next write trims it (the stats call does too)
+    await cache.set("threadr:cache:v1:text:c", entry())
+    members = await redis.zrange(CACHE_INDEX_KEY, 0, -1)
+    assert members == [b"threadr:cache:v1:text:c", b"threadr:cache:v1:text:b"]
+    assert await cache.delete("threadr:cache:v1:text:b")
+    assert await redis.zrange(CACHE_INDEX_KEY, 0, -1) == [b"threadr:cache:v1:text:c"]
+    await redis.aclose()
+
+
+async def test_hits_and_misses_are_harvested_as_deltas() -> None:
+    cache = ThreadCache(make_gateway(None), ttl_seconds=60, memory_entries=10)
+    counters = Counters(make_gateway(None))
+    cache.accept(None)
+    cache.accept(encode_entry(entry()))
+    cache.accept(encode_entry(entry()))
+    cache.harvest(counters)
+    assert counters.pending == {(CACHE_STATS_KEY, "hits"): 2, (CACHE_STATS_KEY, "misses"): 1}
+    cache.accept(None)
+    cache.harvest(counters)
+    assert counters.pending == {(CACHE_STATS_KEY, "hits"): 2, (CACHE_STATS_KEY, "misses"): 2}

@@ -1,7 +1,9 @@
 """The thread cache: msgpack-encoded entries in Redis with a TTL, or a bounded in-memory LRU.
 
 This module owns everything about an entry: its key (storage/keys.py names the prefix), its
-layout and version, encoding, and the hit/miss count — whichever path read it. With Redis
+layout and version, encoding, its place in the index of entries (counted by the operator
+endpoints), and the hit/miss count — whichever path read it — which the shared counters collect
+from here once a second (storage/counters.py), so a hit pays one increment. With Redis
 configured but unreachable, the in-memory LRU answers instead (the gateway's breaker decides),
 so the service keeps serving; entries written then live only in this process.
 """
@@ -14,9 +16,12 @@ from collections.abc import Callable
 
 import msgspec
 
+from .errors import ServiceUnavailable
 from .source import Source, SourceType
+from .storage import indexed
+from .storage.counters import Counters
 from .storage.gateway import UNAVAILABLE, Gateway
-from .storage.keys import cache_key
+from .storage.keys import CACHE_INDEX_KEY, CACHE_STATS_KEY, cache_key
 from .writing.finalize import Tweet
 from .writing.writer import Generator
 
@@ -109,13 +114,30 @@ class MemoryLRU:
 class ThreadCache:
     """Reads and writes cache entries through the gateway, or in memory when it cannot."""
 
-    def __init__(self, gateway: Gateway, *, ttl_seconds: int, memory_entries: int) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        ttl_seconds: int,
+        memory_entries: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.gateway = gateway
         self.ttl_seconds = ttl_seconds
         self.memory = MemoryLRU(memory_entries)
-        # Per process, for /metrics (issue #14: threadr_cache_requests_total).
+        self._clock = clock  # epoch seconds: the index's scores are expiry times
+        # Per process, for /metrics (issue #14: threadr_cache_requests_total); `harvest` hands
+        # what is new in them to the shared counters.
         self.hits = 0
         self.misses = 0
+        self._harvested = (0, 0)
+
+    def harvest(self, counters: Counters) -> None:
+        """Add the hits and misses counted since the last harvest to the shared counters."""
+        hits, misses = self.hits, self.misses
+        counters.add(CACHE_STATS_KEY, "hits", hits - self._harvested[0])
+        counters.add(CACHE_STATS_KEY, "misses", misses - self._harvested[1])
+        self._harvested = (hits, misses)
 
     def accept(self, raw: bytes | None) -> CacheEntry | None:
         """The entry in bytes someone else read from Redis (admission's limiter call), counted."""
@@ -133,15 +155,28 @@ class ThreadCache:
         return self.accept(raw)
 
     async def set(self, key: str, entry: CacheEntry, ttl_seconds: int | None = None) -> None:
-        """Store an entry; a Redis failure is logged and the entry kept in memory instead."""
+        """Store an entry and index it; a Redis failure is logged and the entry kept in memory
+        instead."""
         raw = encode_entry(entry)
         ttl = ttl_seconds or self.ttl_seconds
-        stored = await self.gateway.set(key, raw, ttl, "cache write")
-        if stored is UNAVAILABLE:
+        now = self._clock()
+        if not await indexed.put(self.gateway, CACHE_INDEX_KEY, key, raw, ttl, now, "cache write"):
             self.memory.set(key, raw, ttl)
 
     async def delete(self, key: str) -> bool:
-        """Remove an entry wherever it is (for DELETE /api/cache, issue #12)."""
+        """Remove an entry from Redis, its index and this process's memory (DELETE /api/cache);
+        whether there was one. Other processes' memory copies live out their TTL.
+
+        Raises ServiceUnavailable when Redis is configured but cannot be reached: the entry
+        would be served again once it is back."""
         removed = self.memory.delete(key)
-        deleted = await self.gateway.delete(key, "cache delete")
-        return (deleted is not UNAVAILABLE and bool(deleted)) or removed
+        reply = await indexed.remove(self.gateway, CACHE_INDEX_KEY, key, "cache delete")
+        if reply is UNAVAILABLE:
+            if self.gateway.configured:
+                raise ServiceUnavailable(
+                    "Redis cannot be reached, so the cached entry could not be removed; "
+                    "try again shortly.",
+                    headers={"Retry-After": "5"},
+                )
+            return removed
+        return reply or removed

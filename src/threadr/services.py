@@ -21,8 +21,11 @@ from .limits.admission import Admission
 from .limits.quota import Quota
 from .limits.ratelimit import Limiter
 from .storage.client import create_redis
+from .storage.counters import Counters
 from .storage.gateway import Gateway
 from .storage.watch import RedisWatch
+from .subscribers import store as subscribers
+from .subscribers.store import Subscribers
 from .writing.openai_writer import OpenAIWriter, create_openai_client
 from .writing.writer import ThreadWriter
 
@@ -42,6 +45,8 @@ class Services:
     quota: Quota
     pipeline: Pipeline
     watch: RedisWatch
+    counters: Counters  # shared counters, flushed to Redis every second (cache hits, misses)
+    subscribers: Subscribers | None = None  # the email list (Redis only: subscribers/store.py)
     version: str = __version__
 
 
@@ -67,7 +72,7 @@ async def build_services(
     gateway = Gateway.for_settings(settings, redis)
     stack.push_async_callback(gateway.aclose)
     if watch.connected:
-        await gateway.load(ratelimit.SCRIPT, quota.SCRIPT)
+        await gateway.load(ratelimit.SCRIPT, quota.SCRIPT, subscribers.SCRIPT)
 
     if fetcher is None:
         fetcher = Fetcher(settings, transport=http_transport)
@@ -94,6 +99,10 @@ async def build_services(
         ttl_seconds=settings.cache_ttl_seconds,
         memory_entries=settings.cache_memory_entries,
     )
+    counters = Counters(gateway)
+    counters.harvest(cache.harvest)
+    await counters.start()
+    stack.push_async_callback(counters.aclose)  # before the gateway closes: the last flush
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
     pipeline = Pipeline(settings, cache=cache, writer=writer, fetcher=fetcher, reader=reader)
     log.info(
@@ -109,4 +118,6 @@ async def build_services(
         quota=Quota(gateway, settings),
         pipeline=pipeline,
         watch=watch,
+        subscribers=Subscribers(gateway),
+        counters=counters,
     )

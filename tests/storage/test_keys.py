@@ -22,8 +22,8 @@ def test_other_identities_are_hashed(identity: str) -> None:
     assert "}" not in tag
 
 
-def test_every_prefix_is_under_the_root() -> None:
-    prefixes = [getattr(keys, name) for name in dir(keys) if name.endswith("_PREFIX")]
-    assert len(prefixes) == 3
-    assert all(prefix.startswith("threadr:") for prefix in prefixes)
+def test_every_key_name_is_under_the_root() -> None:
+    names = [n for n in dir(keys) if n.isupper() and isinstance(getattr(keys, n), str)]
+    assert {"CACHE_PREFIX", "RATE_LIMIT_PREFIX", "QUOTA_PREFIX", "SUBSCRIBERS_PREFIX"} <= set(names)
+    assert all(getattr(keys, name).startswith("threadr:") for name in names), names
     assert keys.cache_key("url", "ab") == "threadr:cache:v1:url:ab"

@@ -11,6 +11,14 @@ ROOT = "threadr:"  # every key the service writes starts with this
 # only (no counters, locks or indexes), so its size is the number of cached threads.
 CACHE_PREFIX = f"{ROOT}cache:v1:"
 
+# Index of the cache entries: a sorted set of their keys scored by expiry (epoch seconds),
+# written with each entry and trimmed of expired members before it is counted (docs/api.md).
+CACHE_INDEX_KEY = f"{ROOT}cache-index:v1"
+
+# Counters shared by every instance (storage/counters.py), a hash per subject under
+# `threadr:stats:`. Cache hits and misses (fields `hits`, `misses`) since the key was created.
+CACHE_STATS_KEY = f"{ROOT}stats:cache"
+
 # Rate-limit state, one hash-tagged group per identity: threadr:rl:{<identity>}:<policy>.
 RATE_LIMIT_PREFIX = f"{ROOT}rl:"
 
@@ -34,3 +42,11 @@ def identity_tag(identity: str) -> str:
         return identity
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
     return "#" + digest[:32]
+
+
+# The email list (subscribers/store.py), one hash tag so its script runs on Redis Cluster; no
+# TTL: an address stays until it is removed (DELETE /api/emails).
+SUBSCRIBERS_PREFIX = f"{ROOT}subscribers:{{list}}:"
+SUBSCRIBER_RECORDS = f"{SUBSCRIBERS_PREFIX}records"  # hash: address -> record
+SUBSCRIBER_INDEX = f"{SUBSCRIBERS_PREFIX}index"  # sorted set: address by subscribed_at (ms)
+SUBSCRIBER_SOURCES = f"{SUBSCRIBERS_PREFIX}sources"  # hash: source -> count of addresses

@@ -20,7 +20,7 @@ from threadr.config import Settings
 from threadr.errors import ThreadrError
 from threadr.services import Services, build_services
 
-from . import health, limits
+from . import emails, health, limits, operator
 from .generate import Generate
 from .middleware.edge import EdgeHeaders
 from .middleware.probes import Probes
@@ -94,6 +94,16 @@ def create_app(
             Route("/api/usage/status", limits.usage_status, methods=["GET"]),
             *(Route(path, probe, methods=sorted(Probes.methods)) for path in health.PATHS),
             Route("/readiness", health.readiness, methods=["GET", "HEAD"]),
+            # Email capture (issue #12); the /api/emails routes are admin-only.
+            Route("/api/subscribe", emails.subscribe, methods=["POST"]),
+            Route("/api/emails/stats", emails.email_stats, methods=["GET"]),
+            Route("/api/emails/export", emails.export_emails, methods=["GET"]),
+            Route("/api/emails", emails.remove_email, methods=["DELETE"]),
+            # Operator endpoints (admin): /api/cache-stats is the path the setup guide names.
+            Route("/api/cache/stats", operator.cache_stats, methods=["GET"]),
+            Route("/api/cache-stats", operator.cache_stats, methods=["GET"]),
+            Route("/api/cache", operator.delete_cache, methods=["DELETE"]),
+            Route("/api/analytics/redis-stats", operator.redis_stats, methods=["GET"]),
         ],
         exception_handlers={
             ThreadrError: threadr_error,

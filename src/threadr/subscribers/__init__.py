@@ -1,0 +1,1 @@
+"""Email capture: who asked to hear from us, stored once per address (issue #12)."""
