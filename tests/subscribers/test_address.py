@@ -103,3 +103,7 @@ def test_spellings_of_one_address_are_one_key(raw: str) -> None:
     except ValidationFailed:
         return
     assert normalise(f"  {raw.upper()}\t") == stored == raw.lower()
+
+
+def test_composed_and_decomposed_letters_are_one_mailbox() -> None:
+    assert normalise("e\u0301lise@example.com") == normalise("\u00e9lise@example.com")

@@ -5,6 +5,7 @@ by accounts (issue #11)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import idna
 
@@ -53,7 +54,9 @@ def normalise(raw: str) -> str:
         raise _invalid("quoted local parts and more than one @ are not accepted.")
     if not _LOCAL.fullmatch(local):
         raise _invalid("the part before the @ has characters or dots an address cannot have.")
-    local = local.lower()
+    # NFC first: "é" typed composed or decomposed is one mailbox (RFC 6532 asks for NFC), and
+    # the input is at most 1,024 characters, so NFC's cost on runs of marks stays bounded.
+    local = unicodedata.normalize("NFC", local).lower()
     if len(local.encode("utf-8")) > MAX_LOCAL:
         raise _invalid(f"the part before the @ is longer than {MAX_LOCAL} bytes.")
     ascii_domain = _domain(domain)
