@@ -126,8 +126,25 @@ class BrokenRedis:
         self.calls += 1
         raise RedisConnectionError("connection refused")
 
+    def pipeline(self, transaction: bool = True) -> BrokenPipeline:
+        return BrokenPipeline(self)
+
     def __getattr__(self, command: str) -> Any:
         return self.execute_command  # GET, SET, MGET …: every command fails the same way
+
+
+class BrokenPipeline:
+    """A BrokenRedis pipeline: takes any command, fails on `execute` (the counters' flush)."""
+
+    def __init__(self, redis: BrokenRedis) -> None:
+        self.redis = redis
+
+    async def execute(self) -> list[Any]:
+        result: list[Any] = await self.redis.execute_command("EXEC")
+        return result
+
+    def __getattr__(self, command: str) -> Any:
+        return lambda *args, **options: self  # queued, as redis-py's pipeline does
 
 
 def chat_completion(content: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from .analytics.counts import Tally
 from .articles.extraction import Article
 from .articles.fetch import Page
 from .cache import CacheEntry, ThreadCache, key_for
@@ -64,8 +65,10 @@ class Pipeline:
         fetcher: PageFetcher,
         reader: ArticleReader,
         clock: Callable[[], float] = time.time,
+        analytics: Tally | None = None,
     ) -> None:
         self.settings = settings
+        self.analytics = analytics if analytics is not None else Tally()
         self.cache = cache
         self.writer = writer
         self.fetcher = fetcher
@@ -115,5 +118,6 @@ class Pipeline:
         thread, generator = await self.writer.write(text, title)
         entry = CacheEntry.new(thread, source.kind, title, generator, self._clock())
         fell_back = generator == "offline" and self.writer.openai is not None
+        self.analytics.generation(source.kind, generator, fell_back)
         await self.cache.set(key, entry, FALLBACK_TTL_SECONDS if fell_back else None)
         return entry

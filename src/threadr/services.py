@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import __version__
+from .analytics.counts import Tally
 from .articles.extraction.pool import ExtractionPool
 from .articles.fetch import Fetcher
 from .cache import ThreadCache
@@ -47,6 +48,7 @@ class Services:
     watch: RedisWatch
     counters: Counters  # shared counters, flushed to Redis every second (cache hits, misses)
     subscribers: Subscribers | None = None  # the email list (Redis only: subscribers/store.py)
+    analytics: Tally = field(default_factory=Tally)  # usage analytics, flushed with `counters`
     version: str = __version__
 
 
@@ -99,12 +101,16 @@ async def build_services(
         ttl_seconds=settings.cache_ttl_seconds,
         memory_entries=settings.cache_memory_entries,
     )
+    analytics = Tally(retention_days=settings.analytics_retention_days, cache=cache)
     counters = Counters(gateway)
     counters.harvest(cache.harvest)
+    counters.harvest(analytics.harvest)
     await counters.start()
     stack.push_async_callback(counters.aclose)  # before the gateway closes: the last flush
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
-    pipeline = Pipeline(settings, cache=cache, writer=writer, fetcher=fetcher, reader=reader)
+    pipeline = Pipeline(
+        settings, cache=cache, writer=writer, fetcher=fetcher, reader=reader, analytics=analytics
+    )
     log.info(
         "Threadr %s ready: redis=%s, writer=%s",
         __version__,
@@ -120,4 +126,5 @@ async def build_services(
         watch=watch,
         subscribers=Subscribers(gateway),
         counters=counters,
+        analytics=analytics,
     )

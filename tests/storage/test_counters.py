@@ -60,3 +60,19 @@ async def test_the_timer_flushes_and_close_flushes_the_rest() -> None:
     await counters.aclose()  # at shutdown, without waiting for the timer
     assert await redis.hgetall("threadr:stats:t") == {b"hits": b"2", b"misses": b"4"}
     await redis.aclose()
+
+
+async def test_a_refused_update_is_not_sent_again_nor_held_against_redis() -> None:
+    """A key of another type makes one HINCRBY fail while the others apply: resending the
+    batch would count them twice, and the breaker must not open over it (issue #12 review)."""
+    redis = fakeredis.FakeAsyncRedis()
+    await redis.set("threadr:stats:broken", "a string")
+    gateway = make_gateway(redis, threshold=1)
+    counters = Counters(gateway)
+    for _ in range(3):
+        counters.add("threadr:stats:broken", "hits", 1)
+        counters.add("threadr:stats:t", "misses", 5)
+        assert await counters.flush()
+    assert await redis.hget("threadr:stats:t", "misses") == b"15"  # not 5, 15, 30
+    assert not gateway.breaker.is_open
+    await redis.aclose()

@@ -4,7 +4,8 @@ and no more than the attribute increment it already did (docs/performance.md).
 
 Sources that count on a hot path keep plain integers and are harvested at each flush (a
 `Harvest` callback turns what they counted since the last one into `add` calls); anything else
-calls `add` directly. Usage analytics (issue #12) extends this with per-day keys and a TTL.
+calls `add` directly. Usage analytics (issue #12, analytics/counts.py) adds per-day keys with a
+TTL, and HyperLogLog members (`pfadd`) sent in the same pipeline.
 A crash loses at most one interval's counts; with Redis down the deltas wait in process for it.
 """
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0  # how far behind the shared counts may run, and what a crash may lose
+# HyperLogLog members kept per key while Redis is away: beyond this, new members are dropped
+# (a unique count then reads low) rather than let an outage grow the process without bound.
+MAX_PENDING_MEMBERS = 50_000
 Harvest = Callable[["Counters"], None]
 
 
@@ -35,6 +39,7 @@ class Counters:
         self.interval = interval
         self._pending: dict[tuple[str, str], int] = {}
         self._ttls: dict[str, int] = {}
+        self._members: dict[str, set[str]] = {}
         self._harvests: list[Harvest] = []
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -44,6 +49,18 @@ class Counters:
         after its latest flush (for per-day analytics keys)."""
         if n:
             self._pending[key, field] = self._pending.get((key, field), 0) + n
+        if ttl is not None:
+            self._ttls[key] = ttl
+
+    def pfadd(self, key: str, members: set[str], *, ttl: int | None = None) -> None:
+        """Add `members` to the HyperLogLog at `key` with the next flush."""
+        if members:
+            held = self._members.setdefault(key, set())
+            room = MAX_PENDING_MEMBERS - len(held)
+            if len(members) <= room:
+                held |= members
+            else:
+                held.update(list(members)[: max(room, 0)])
         if ttl is not None:
             self._ttls[key] = ttl
 
@@ -61,31 +78,46 @@ class Counters:
         True when nothing is left pending."""
         for fn in self._harvests:
             fn(self)
-        if not self._pending:
+        if not self._pending and not self._members:
+            self._ttls.clear()
             return True
         if not self.gateway.configured:
-            self._pending.clear()  # no Redis to share with: the in-process counts are all
+            # No Redis to share with: the in-process counts are all.
+            self._pending.clear()
+            self._members.clear()
+            self._ttls.clear()
             return True
-        pending, ttls = self._pending, self._ttls
-        self._pending, self._ttls = {}, {}
+        pending, ttls, members = self._pending, self._ttls, self._members
+        self._pending, self._ttls, self._members = {}, {}, {}
 
         async def send(redis: Redis) -> Any:
             pipe = redis.pipeline(transaction=False)
             for (key, field), n in pending.items():
                 pipe.hincrby(key, field, n)
+            for key, added in members.items():
+                pipe.pfadd(key, *added)
             for key, ttl in ttls.items():
                 pipe.expire(key, ttl)
-            return await pipe.execute()
+            # A command Redis refuses (a key of another type, an overflow) comes back in its
+            # place instead of raising: the others were applied, so the whole batch must not
+            # be sent again, and one bad key must not count against the breaker every second.
+            return await pipe.execute(raise_on_error=False)
 
-        if await self.gateway.call(send, "counters flush") is UNAVAILABLE:
-            # Back in front of whatever was counted meanwhile. A reply lost after Redis applied
-            # the pipeline would count twice: rare (a timeout after the write), and bounded.
-            for item, n in pending.items():
-                self._pending[item] = self._pending.get(item, 0) + n
-            for key, ttl in ttls.items():
-                self._ttls.setdefault(key, ttl)
-            return False
-        return True
+        replies = await self.gateway.call(send, "counters flush")
+        if replies is not UNAVAILABLE:
+            refused = [r for r in replies if isinstance(r, Exception)]
+            if refused:
+                log.warning("Redis refused %d counter update(s): %r", len(refused), refused[0])
+            return True
+        # Redis away: back in front of whatever was counted meanwhile. A reply lost after Redis
+        # applied the pipeline would count twice: rare (a timeout after the write), and bounded.
+        for item, n in pending.items():
+            self._pending[item] = self._pending.get(item, 0) + n
+        for key, ttl in ttls.items():
+            self._ttls.setdefault(key, ttl)
+        for key, added in members.items():
+            self.pfadd(key, added)
+        return False
 
     async def start(self) -> None:
         """Flush every `interval` seconds until `aclose`."""
@@ -98,7 +130,9 @@ class Counters:
         if self._task is not None:
             await self._task
             self._task = None
-        await self.flush()
+        if not await self.flush():
+            lost = sum(self._pending.values()) + sum(map(len, self._members.values()))
+            log.warning("Redis is away at shutdown: %d shared counts are lost", lost)
 
     async def _run(self) -> None:
         while not self._stop.is_set():

@@ -50,3 +50,18 @@ SUBSCRIBERS_PREFIX = f"{ROOT}subscribers:{{list}}:"
 SUBSCRIBER_RECORDS = f"{SUBSCRIBERS_PREFIX}records"  # hash: address -> record
 SUBSCRIBER_INDEX = f"{SUBSCRIBERS_PREFIX}index"  # sorted set: address by subscribed_at (ms)
 SUBSCRIBER_SOURCES = f"{SUBSCRIBERS_PREFIX}sources"  # hash: source -> count of addresses
+
+# Usage analytics (analytics/), per UTC day (YYYY-MM-DD), each key expiring
+# ANALYTICS_RETENTION_DAYS after its latest write. Written by the counters' pipeline, read by
+# one pipeline per request: no script, so no hash tag is needed for Redis Cluster.
+ANALYTICS_PREFIX = f"{ROOT}analytics:v1:"
+
+
+def analytics_day_key(day: str) -> str:
+    """The hash of a day's counts (fields named in analytics/counts.py)."""
+    return f"{ANALYTICS_PREFIX}day:{day}"
+
+
+def analytics_users_key(day: str) -> str:
+    """The HyperLogLog of a day's client identities (unique users)."""
+    return f"{ANALYTICS_PREFIX}users:{day}"

@@ -20,7 +20,7 @@ from threadr.config import Settings
 from threadr.errors import ThreadrError
 from threadr.services import Services, build_services
 
-from . import emails, health, limits, operator
+from . import analytics, emails, health, limits, operator
 from .generate import Generate
 from .middleware.edge import EdgeHeaders
 from .middleware.probes import Probes
@@ -38,6 +38,14 @@ _HTTP_ERRORS = {
     404: ("not_found", "There is no such endpoint."),
     405: ("method_not_allowed", "That method is not allowed on this endpoint."),
 }
+
+
+def _count_error(request: Request, code: str) -> None:
+    """Count an error answered in the usage analytics (a request before the lifespan's state,
+    which tests may send, has nowhere to count it)."""
+    running: Services | None = request.scope.get("state", {}).get("threadr")
+    if running is not None:
+        running.analytics.error(code)
 
 
 def create_app(
@@ -69,8 +77,9 @@ def create_app(
             with while_serving():
                 yield {"threadr": services}
 
-    async def threadr_error(_: Request, exc: Exception) -> Response:
+    async def threadr_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ThreadrError)
+        _count_error(request, exc.code)  # every error answered, by its code
         return error_json(exc)
 
     async def http_error(_: Request, exc: Exception) -> Response:
@@ -78,8 +87,9 @@ def create_app(
         code, detail = _HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)))
         return error_response(exc.status_code, detail, code, dict(exc.headers or {}))
 
-    async def server_error(_: Request, exc: Exception) -> Response:
+    async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("Unhandled error", exc_info=exc)
+        _count_error(request, "internal_error")
         detail = "Something went wrong on our side; please try again."
         if not settings.production:
             detail = f"{detail} ({type(exc).__name__}: {exc})"
@@ -104,6 +114,7 @@ def create_app(
             Route("/api/cache-stats", operator.cache_stats, methods=["GET"]),
             Route("/api/cache", operator.delete_cache, methods=["DELETE"]),
             Route("/api/analytics/redis-stats", operator.redis_stats, methods=["GET"]),
+            Route("/api/usage/analytics", analytics.usage_analytics, methods=["GET"]),
         ],
         exception_handlers={
             ThreadrError: threadr_error,

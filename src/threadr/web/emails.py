@@ -28,7 +28,7 @@ _decode_remove = msgspec.json.Decoder(RemoveEmailRequest)
 # One answer for a new address and a known one: the response never says which (no enumeration).
 SUBSCRIBED = SubscribeResponse(message="Thanks! This address is on the list.")
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection"); an address may start so.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")  # fullwidth too
 
 
 def _store(request: Request) -> Subscribers:
@@ -57,10 +57,12 @@ async def subscribe(request: Request) -> Response:
     if not decision.allowed:
         raise rate_limited(decision, headers)
     try:
-        await _store(request).add(email, source)
+        new = await _store(request).add(email, source)
     except ServiceUnavailable as exc:
         exc.headers.update(headers)
         raise
+    if new:
+        running.analytics.subscription()
     return JSON(SUBSCRIBED, headers=headers)
 
 
