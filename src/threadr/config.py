@@ -122,6 +122,7 @@ class Settings:
     # Edges
     cors_origins: tuple[str, ...] = _var("CORS_ORIGINS", (), each=_origin)
     api_keys: tuple[str, ...] = _var("API_KEYS", (), each=_api_key)
+    analytics_enabled: bool = _var("ANALYTICS_ENABLED", True)
     analytics_retention_days: int = _var("ANALYTICS_RETENTION_DAYS", 90, 1, 3660)
     forwarded_allow_ips: tuple[str, ...] = _var("FORWARDED_ALLOW_IPS", ("127.0.0.1",), each=str)
 

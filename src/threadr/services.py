@@ -101,7 +101,11 @@ async def build_services(
         ttl_seconds=settings.cache_ttl_seconds,
         memory_entries=settings.cache_memory_entries,
     )
-    analytics = Tally(retention_days=settings.analytics_retention_days, cache=cache)
+    analytics = Tally(
+        retention_days=settings.analytics_retention_days,
+        cache=cache,
+        enabled=settings.analytics_enabled,
+    )
     counters = Counters(gateway)
     counters.harvest(cache.harvest)
     counters.harvest(analytics.harvest)

@@ -140,3 +140,18 @@ async def test_the_series_of_days_without_data_is_zeros_oldest_first() -> None:
     assert [d.date for d in got.days] == ["2026-12-02", "2026-12-03", "2026-12-04"]
     assert got.days[0] == series.DayUsage("2026-12-02", series.Generations())
     await redis.aclose()
+
+
+async def test_switched_off_nothing_reaches_redis() -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    cache = Looks()
+    t = Tally(cache=cache, clock=Clock(BEFORE_MIDNIGHT), enabled=False)
+    counters = Counters(make_gateway(redis))
+    counters.harvest(t.harvest)
+    t.users.add("203.0.113.5")
+    t.generation("text", "offline", fell_back=False)
+    cache.hits += 3
+    assert await counters.flush()
+    assert await redis.keys("*") == []
+    assert not t.users
+    await redis.aclose()

@@ -61,7 +61,11 @@ class Tally:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         cache: Looked | None = None,
         clock: Callable[[], float] = time.time,
+        enabled: bool = True,
     ) -> None:
+        # ANALYTICS_ENABLED=false: the hot path skips its one hook, the others' counts are
+        # dropped at each harvest, and nothing reaches Redis (bench: analytics on vs off).
+        self.enabled = enabled
         self.ttl = retention_days * DAY_SECONDS
         self.users: set[str] = set()  # identities seen since the last harvest
         self._counts: dict[str, int] = {}
@@ -98,9 +102,12 @@ class Tally:
 
     def harvest(self, counters: Counters) -> None:
         """Hand everything counted since the last harvest to `counters`, under today's keys."""
+        counts, self._counts = self._counts, {}
+        if not self.enabled:
+            self.users.clear()
+            return
         day = day_of(self._clock())
         key = analytics_day_key(day)
-        counts, self._counts = self._counts, {}
         if self._cache is not None:
             hits, misses = self._cache.hits, self._cache.misses
             counts[CACHE_HITS] = hits - self._looked[0]

@@ -35,7 +35,9 @@ class Generate:
         request = decode_body(body, _decode_generate)
         source = validate(request.url, request.text, settings)
         who = client_host(scope, settings.rate_limit_ipv6_prefix)
-        services.analytics.users.add(who)  # unique users (HyperLogLog at the next flush)
+        analytics = services.analytics
+        if analytics.enabled:
+            analytics.users.add(who)  # unique users (HyperLogLog at the next flush)
         decision, entry = await services.admission.enter(who, key_for(source))
         headers = rate_limit_headers(decision)
         if not decision.allowed:
