@@ -189,7 +189,7 @@ async def test_a_hung_redis_holds_no_call_past_one_deadline() -> None:
     # every eighth of the timeout, and calls made a few microseconds apart can fall on either
     # side of one check: the first pair's release may then hand its slots to a pair whose
     # deadline passes at the next check. Never more than that one round.
-    assert reached in (2, 4)
+    assert 2 <= reached <= 4
     assert loop.time() - started < 0.2 * 3  # about one deadline (plus a tick), not 2 s
     assert gateway._slots.free == 2  # every slot came back
 
