@@ -10,7 +10,7 @@ import pytest
 
 from tests.watchdog import Watchdog
 from threadr.articles.extraction import extract
-from threadr.articles.extraction.pool import ExtractionPool
+from threadr.articles.extraction.pool import ExtractionPool, worker_env
 from threadr.errors import ServiceUnavailable, Unprocessable
 
 PROSE = b"<p>Words of an ordinary paragraph, with a comma, long enough to count as prose.</p>"
@@ -122,3 +122,21 @@ async def test_a_closed_pool_answers_503() -> None:
     await pool.aclose()
     with pytest.raises(ServiceUnavailable, match="shutting down"):
         await pool.extract(PAGE)
+
+
+def test_workers_get_no_secrets_in_their_environment() -> None:
+    env = worker_env(
+        {
+            "PATH": "/usr/bin",
+            "PYTHONPATH": "/app/src",
+            "LD_LIBRARY_PATH": "/nix/store/lib",
+            "OPENAI_API_KEY": "sk-1",
+            "REDIS_URL": "rediss://:pw@host",
+            "REDIS_PRIVATE_URL": "redis://x",
+            "API_KEYS": "k",
+            "STRIPE_WEBHOOK_SECRET": "whsec",
+            "DATABASE_URL": "postgres://",
+            "SESSION_SECRET": "s",
+        }
+    )
+    assert set(env) == {"PATH", "PYTHONPATH", "LD_LIBRARY_PATH"}

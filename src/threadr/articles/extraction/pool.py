@@ -27,9 +27,22 @@ log = logging.getLogger(__name__)
 
 _encode_job = msgspec.msgpack.Encoder().encode
 _decode_reply = msgspec.msgpack.Decoder(Reply).decode
-# What a worker inherits of the environment: enough to find Python and its packages, nothing
-# else. It parses hostile pages in C; it must not hold the OpenAI key or the Redis password.
-_INHERITED = ("PATH", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "TMPDIR", "HOME")
+# What a worker does not inherit of the environment: it parses hostile pages in C, so it must
+# not hold the OpenAI key, the Redis password or any other secret. A denylist, not an
+# allowlist: platforms (Nix, Railway's builders) need variables of their own to run Python.
+_SECRET_WORDS = (
+    *("KEY", "SECRET", "TOKEN", "PASSW", "CREDENTIAL", "AUTH", "REDIS", "OPENAI", "STRIPE"),
+    *("DATABASE", "_URL", "DSN", "COOKIE", "SESSION", "PRIVATE"),
+)
+
+
+def worker_env(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` without anything that may be a secret (by name)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not any(word in name.upper() for word in _SECRET_WORDS)
+    }
 
 
 class _Worker:
@@ -47,7 +60,7 @@ class _Worker:
             "threadr.articles.extraction.worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={name: os.environ[name] for name in _INHERITED if name in os.environ},
+            env=worker_env(dict(os.environ)),
         )
         worker = cls(process)
         assert process.stdout is not None
