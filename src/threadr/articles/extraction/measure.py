@@ -46,7 +46,10 @@ class TooComplex(Unprocessable):
 class Measure:
     """Answers about any element of the subtree it walked, as of the walk."""
 
-    __slots__ = ("_a_cum", "_a_pos", "_chars", "_commas", "_end", "_solid", "_start", "_tags")
+    __slots__ = (
+        *("_a_cum", "_a_pos", "_chars", "_commas", "_end", "_solid", "_start", "_tags"),
+        "_texts",
+    )
 
     def __init__(self, root: LexborNode, selectors: tuple[str, ...] = ()) -> None:
         nodes = list(islice(root.traverse(include_text=True), MAX_NODES + 1))  # document order
@@ -57,14 +60,6 @@ class Measure:
         texts = [node.text_content for node in nodes]  # None for an element or a comment
         # chars[i]: the characters of text before node number i.
         chars = [0, *accumulate(len(t) if t else 0 for t in texts)]
-        # Where the commas are, as offsets into all the text in document order.
-        commas = [m.start() for m in COMMAS.finditer("".join(t for t in texts if t))]
-        # Text nodes holding more than whitespace: (number, leading spaces, length - trailing).
-        solid = [
-            (i, len(t) - len(t.lstrip()), len(t.rstrip()))
-            for i, t in enumerate(texts)
-            if t and not t.isspace()
-        ]
         elements = [i for i, t in enumerate(texts) if t is None]  # those that may have children
         ids = [node.mem_id for node in nodes]
         # A subtree ends where the subtree of its last child ends (children are numbered after
@@ -84,8 +79,11 @@ class Measure:
                 raise TooComplex(f"nested more than {MAX_DEPTH} levels deep")
         start = {ids[i]: i for i in elements}
         end = {ids[i]: ends[i] for i in elements}
-        self._start, self._end, self._chars, self._commas = start, end, chars, commas
-        self._solid = solid
+        self._start, self._end, self._chars = start, end, chars
+        self._texts = texts
+        # Made on first use: the boilerplate pass asks only for lengths and counts.
+        self._commas: list[int] | None = None
+        self._solid: list[tuple[int, int, int]] | None = None
         self._tags = {sel: self._positions(root, sel) for sel in selectors}
         self._a_pos = self._positions(root, "a")
         self._a_cum = [0, *accumulate(chars[ends[p]] - chars[p] for p in self._a_pos)]
@@ -107,6 +105,13 @@ class Measure:
         """len(node.text().strip())"""
         s, e = self._span(node)
         solid = self._solid
+        if solid is None:
+            # Text nodes holding more than whitespace: (number, leading spaces, length - trailing).
+            solid = self._solid = [
+                (i, len(t) - len(t.lstrip()), len(t.rstrip()))
+                for i, t in enumerate(self._texts)
+                if t and not t.isspace()
+            ]
         first = bisect_left(solid, (s,))
         last = bisect_left(solid, (e,)) - 1
         if first > last:
@@ -119,6 +124,10 @@ class Measure:
         """len(COMMAS.findall(node.text()))"""
         s, e = self._span(node)
         chars, commas = self._chars, self._commas
+        if commas is None:
+            # Where the commas are, as offsets into all the text in document order.
+            text = "".join(t for t in self._texts if t)
+            commas = self._commas = [m.start() for m in COMMAS.finditer(text)]
         return bisect_left(commas, chars[e]) - bisect_left(commas, chars[s])
 
     def link_chars(self, node: LexborNode) -> int:
