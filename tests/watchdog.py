@@ -21,23 +21,30 @@ _TICK = 0.005
 
 
 class Watchdog:
-    """Longest stall seen so far, and where (the test reads `worst` or calls `check`)."""
+    """The longest stall seen so far (the test reads `worst` or calls `check`)."""
 
     def __init__(self) -> None:
         self.worst = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._measured = asyncio.Event()  # set after each wake-up has been measured
 
     async def _watch(self) -> None:
         while True:
             before = time.perf_counter()
-            await asyncio.sleep(_TICK)
+            await asyncio.sleep(_TICK)  # the probe itself: how late this wakes is the stall
             self.worst = max(self.worst, time.perf_counter() - before - _TICK)
+            self._measured.set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
+    async def tick(self) -> None:
+        """Wait for the watcher's next measured wake-up."""
+        self._measured.clear()
+        await self._measured.wait()
+
     async def stop(self) -> None:
-        await asyncio.sleep(2 * _TICK)  # let the watcher observe a stall that just ended
+        await self.tick()  # a stall that just ended is recorded by the next wake-up
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

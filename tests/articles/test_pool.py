@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.factories import until
 from tests.watchdog import Watchdog
 from threadr.articles.extraction import extract
 from threadr.articles.extraction.pool import ExtractionPool, worker_env
@@ -62,7 +63,7 @@ async def test_a_worker_that_dies_mid_page_gives_a_422_and_is_replaced(
     await pool.extract(PAGE)
     [worker] = pool.processes
     job = asyncio.create_task(pool.extract(SLOW, content_type="text/html"))
-    await asyncio.sleep(0.05)  # the page is on its way to the worker
+    await until(lambda: pool.in_use == 1)  # the page is on its way to the worker
     worker.kill()  # what the OOM killer or a crash in the parser does
     with pytest.raises(Unprocessable) as info:
         await job
@@ -73,7 +74,7 @@ async def test_a_worker_that_dies_mid_page_gives_a_422_and_is_replaced(
 async def test_a_cancelled_page_leaves_no_reply_for_the_next_caller(pool: ExtractionPool) -> None:
     await pool.extract(PAGE)
     job = asyncio.create_task(pool.extract(SLOW, content_type="text/html"))
-    await asyncio.sleep(0.05)  # the worker is reading the page
+    await until(lambda: pool.in_use == 1)  # the worker has the page
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
@@ -109,7 +110,7 @@ async def test_killed_workers_leave_no_open_pipes_behind() -> None:
     slow = [asyncio.create_task(pool.extract(SLOW, content_type="text/html")) for _ in range(2)]
     await asyncio.gather(*slow, return_exceptions=True)
     job = asyncio.create_task(pool.extract(SLOW, content_type="text/html"))
-    await asyncio.sleep(0.1)
+    await until(lambda: pool.in_use == 1)  # cancelled mid-page
     job.cancel()
     await asyncio.gather(job, return_exceptions=True)
     await pool.extract(PAGE)

@@ -99,6 +99,7 @@ class ExtractionPool:
 
     def __init__(self, *, workers: int, timeout: float) -> None:
         self.timeout = timeout
+        self.size = workers
         # Idle workers; None is a free slot whose process is not started (or was killed).
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
         for _ in range(workers):
@@ -171,6 +172,11 @@ class ExtractionPool:
             task = asyncio.get_running_loop().create_task(worker.reap())
             self._reaping.add(task)
             task.add_done_callback(self._reaping.discard)
+
+    @property
+    def in_use(self) -> int:
+        """How many workers are reading a page now (for operators and tests)."""
+        return self.size - self._idle.qsize()
 
     @property
     def processes(self) -> list[asyncio.subprocess.Process]:
