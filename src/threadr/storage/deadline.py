@@ -57,6 +57,15 @@ class Deadlines:
             self._due.pop(task, None)
             self._expired.discard(task)
 
+    def nearly_out(self) -> bool:
+        """Whether the current call has less than one tick left: so little that the next check
+        may well cut it off, however quick the answer (a call that waited for a slot)."""
+        task = asyncio.current_task()
+        if task is None:
+            return False
+        due = self._due.get(task)
+        return due is not None and due - task.get_loop().time() < self.tick
+
     def _check(self) -> None:
         loop = self._loop
         assert loop is not None

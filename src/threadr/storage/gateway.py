@@ -223,7 +223,7 @@ class Gateway:
         deadline: with Redis hung, a queue of calls on a few slots would otherwise be served
         a timeout at a time (20 calls on 2 slots took ten timeouts). A call whose wait saw
         the breaker open does not add itself to the Redis that opened it."""
-        slots, breaker = self._slots, self.breaker
+        slots, breaker, deadlines = self._slots, self.breaker, self._deadlines
         trips = breaker.trips
         sent = False
 
@@ -231,7 +231,10 @@ class Gateway:
             nonlocal sent
             await slots.acquire()
             try:
-                if breaker.trips != trips:
+                # Not sent when the breaker opened meanwhile, nor with its deadline all but spent
+                # in the queue: the deadline's tick could otherwise let a queued call reach a
+                # hung Redis in the instant between its neighbours' timeouts and its own.
+                if breaker.trips != trips or deadlines.nearly_out():
                     return UNAVAILABLE
                 sent = True
                 return await fn(redis)
