@@ -1,8 +1,10 @@
 """Python function calls per cache hit, in process: a noise-free measure for comparing changes.
 
-    .venv/bin/python -m bench.callcount [--variants baseline,reference,nolimiter] [--requests 2000]
+    .venv/bin/python -m bench.callcount [--variants baseline,reference,nolimiter,signedin]
+                                        [--requests 2000]
 
 Each variant (`baseline`, the service as it is; `nolimiter` for RATE_LIMIT_ENABLED=false;
+`signedin` for hits by a signed-in account, its session looked up on each, its history saved;
 `reference` for the bare app of bench/reference.py) runs in its own process: the app from
 `create_app`, its lifespan running, a real Redis started here, and cache hits driven straight
 through ASGI (no HTTP server, so uvicorn's share is not counted). cProfile counts every call;
@@ -82,6 +84,24 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
     }
     statuses: list[int] = []
 
+    async def sign_up() -> None:
+        """A signed-in variant's account: registered through the app, its token on every hit."""
+        body = b'{"email": "bench@example.com", "password": "a bench password"}'
+        replies: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                replies.append(message["body"])
+
+        scope = dict(scope_base, path="/api/auth/register", raw_path=b"/api/auth/register")
+        scope["headers"] = [(b"content-type", b"application/json")]
+        await manager.app(scope, receive, send)
+        token = json.loads(b"".join(replies))["access_token"]
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+
     async def one() -> None:
         sent = False
 
@@ -99,6 +119,8 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         await manager.app(dict(scope_base), receive, send)  # it adds the lifespan's state
 
     async with LifespanManager(app) as manager:
+        if variant == "signedin":
+            await sign_up()
         # Warm at full concurrency, so that every connection (and its CLIENT SETINFO, which
         # reads package metadata) is made before counting starts.
         for _ in range(10):
@@ -160,7 +182,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(uvloop.run(hits(argv[1], argv[2], int(argv[3]), argv[4]))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="baseline,reference,nolimiter")
+    parser.add_argument("--variants", default="baseline,reference,nolimiter,signedin")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="the first variant's top functions")
     parser.add_argument("--path", default="/api/generate", help="or /health (GET)")

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import json
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
+from argon2 import PasswordHasher, Type
 from asgi_lifespan import LifespanManager
 from fakeredis import FakeAsyncRedis as FakeRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -121,6 +123,7 @@ class BrokenRedis:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.connection_pool = BrokenPool(self)  # the gateway's lane makes its connections here
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         self.calls += 1
@@ -139,12 +142,40 @@ class BrokenPipeline:
     def __init__(self, redis: BrokenRedis) -> None:
         self.redis = redis
 
-    async def execute(self) -> list[Any]:
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
         result: list[Any] = await self.redis.execute_command("EXEC")
         return result
 
     def __getattr__(self, command: str) -> Any:
         return lambda *args, **options: self  # queued, as redis-py's pipeline does
+
+
+class BrokenPool:
+    """A BrokenRedis's connection pool, as the lane (storage/lane.py) uses it."""
+
+    def __init__(self, redis: BrokenRedis) -> None:
+        self.redis = redis
+
+    def make_connection(self) -> BrokenConnection:
+        return BrokenConnection(self.redis)
+
+
+class BrokenConnection:
+    """A lane connection to the unreachable server: every send fails (and is counted)."""
+
+    is_connected = False
+
+    def __init__(self, redis: BrokenRedis) -> None:
+        self.redis = redis
+
+    async def send_packed_command(self, packed: Any) -> None:
+        await self.redis.execute_command("PACKED")
+
+    async def read_response(self) -> Any:
+        raise RedisConnectionError("connection refused")
+
+    async def disconnect(self) -> None:
+        pass
 
 
 def chat_completion(content: str) -> dict[str, Any]:
@@ -198,3 +229,59 @@ class MockOpenAI:
 
 def tweets_reply(*tweets: str) -> tuple[int, dict[str, Any]]:
     return 200, chat_completion(json.dumps({"tweets": list(tweets)}))
+
+
+# Accounts (tests/accounts, tests/web/test_accounts.py, integration): the cheapest Argon2id
+# parameters, since these tests hash many passwords; a test about the parameters sets its own.
+CHEAP_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8", "ARGON2_PARALLELISM": "1"}
+PASSWORD = "violet-harbour-41-lanterns"
+
+
+def account_settings(**env: str) -> Settings:
+    """`make_settings` with cheap Argon2id hashing."""
+    return make_settings(**(CHEAP_ARGON2 | env))
+
+
+async def sign_up(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> dict[str, Any]:
+    """Register `email` (asserting the 201) and return the token response's body."""
+    response = await client.post("/api/auth/register", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def redis_ms(redis: Any) -> int:
+    """Redis's clock (TIME) in ms, as the Lua scripts read it."""
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def next_ms(redis: Any) -> None:
+    """Wait until Redis's clock is in a later millisecond: sessions are ordered by it."""
+    start = await redis_ms(redis)
+
+    async def later() -> bool:
+        return await redis_ms(redis) > start
+
+    await until(later)
+
+
+class GatedHasher(PasswordHasher):
+    """Cheap Argon2id that hashes only once `gate` opens, so that a test can hold a call in
+    flight (`entered` is set when one is)."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self.entered.set()
+        self.gate.wait(timeout=10)
+        return super().hash(password, salt=salt)

@@ -78,6 +78,17 @@ def test_private_fetching_is_refused_in_production() -> None:
         Settings.from_env({"ENVIRONMENT": "production", "FETCH_ALLOW_PRIVATE_NETWORKS": "true"})
 
 
+def test_stripe_api_base_must_be_https_in_production() -> None:
+    """The secret key goes wherever STRIPE_API_BASE points: never in clear, in production."""
+    for base in ("http://api.stripe.com", "ftp://x", "api.stripe.com", "HTTP://x"):
+        with pytest.raises(ConfigError, match="STRIPE_API_BASE must start with https://"):
+            Settings.from_env({"ENVIRONMENT": "production", "STRIPE_API_BASE": base})
+    secure = {"ENVIRONMENT": "production", "STRIPE_API_BASE": "https://stripe.internal"}
+    assert Settings.from_env(secure).stripe_api_base == "https://stripe.internal"
+    local = Settings.from_env({"STRIPE_API_BASE": "http://127.0.0.1:12111"})
+    assert local.stripe_api_base == "http://127.0.0.1:12111"  # a local stand-in, in tests
+
+
 def test_secrets_never_show_in_repr_or_errors() -> None:
     s = Settings.from_env(
         {

@@ -17,7 +17,9 @@ from .errors import ConfigError
 ENVIRONMENTS = ("development", "production")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_SECRETS = frozenset({"redis_url", "openai_api_key", "api_keys"})
+_SECRETS = frozenset(
+    {"redis_url", "openai_api_key", "api_keys", "stripe_secret_key", "stripe_webhook_secret"}
+)
 
 
 def _var(
@@ -122,6 +124,28 @@ class Settings:
     # Edges
     cors_origins: tuple[str, ...] = _var("CORS_ORIGINS", (), each=_origin)
     api_keys: tuple[str, ...] = _var("API_KEYS", (), each=_api_key)
+    # Accounts and sessions (accounts/; docs/accounts.md)
+    session_ttl_days: float = _var("SESSION_TTL_DAYS", 30.0, 0.001, 366)
+    session_max_days: float = _var("SESSION_MAX_DAYS", 90.0, 0.001, 3660)
+    sessions_per_account: int = _var("SESSIONS_PER_ACCOUNT", 20, 1, 1000)
+    argon2_time_cost: int = _var("ARGON2_TIME_COST", 3, 1, 20)
+    argon2_memory_kib: int = _var("ARGON2_MEMORY_KIB", 65_536, 8, 4 * 1024 * 1024)
+    argon2_parallelism: int = _var("ARGON2_PARALLELISM", 4, 1, 64)
+    argon2_queue: int = _var("ARGON2_QUEUE", 128, 1, 100_000)
+    login_attempts_per_email: int = _var("LOGIN_ATTEMPTS_PER_EMAIL", 5, 1, 10**6)
+    login_attempts_window_minutes: int = _var("LOGIN_ATTEMPTS_WINDOW_MINUTES", 15, 1, 1440)
+    login_attempts_per_client: int = _var("LOGIN_ATTEMPTS_PER_CLIENT", 20, 1, 10**6)
+    registrations_per_client: int = _var("REGISTRATIONS_PER_CLIENT", 10, 1, 10**6)
+    # Saved threads (history/)
+    history_free_threads: int = _var("HISTORY_FREE_THREADS", 20, 0, 100_000)
+    history_premium_threads: int = _var("HISTORY_PREMIUM_THREADS", 500, 0, 100_000)
+    # Premium and Stripe (billing/)
+    premium_price_usd: float = _var("PREMIUM_PRICE_USD", 4.99, 0.5, 100_000)
+    premium_duration_days: int = _var("PREMIUM_DURATION_DAYS", 30, 1, 366)
+    stripe_secret_key: str | None = _var("STRIPE_SECRET_KEY", None)
+    stripe_webhook_secret: str | None = _var("STRIPE_WEBHOOK_SECRET", None)
+    stripe_price_id: str | None = _var("STRIPE_PRICE_ID", None)
+    stripe_api_base: str | None = _var("STRIPE_API_BASE", None)  # tests: a local fake Stripe
     analytics_enabled: bool = _var("ANALYTICS_ENABLED", True)
     analytics_retention_days: int = _var("ANALYTICS_RETENTION_DAYS", 90, 1, 3660)
     forwarded_allow_ips: tuple[str, ...] = _var("FORWARDED_ALLOW_IPS", ("127.0.0.1",), each=str)
@@ -134,6 +158,14 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def session_ttl_seconds(self) -> int:
+        return max(1, round(self.session_ttl_days * 86_400))
+
+    @property
+    def session_max_seconds(self) -> int:
+        return max(1, round(self.session_max_days * 86_400))
 
     @property
     def cache_ttl_seconds(self) -> int:
@@ -189,6 +221,18 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
         )
     elif redis_url is not None:
         problems += _redis_tls_problems(redis_url, insecure=values["redis_tls_insecure"])
+    if values["session_ttl_days"] > values["session_max_days"]:
+        problems.append("SESSION_TTL_DAYS cannot be longer than SESSION_MAX_DAYS.")
+    stripe_api_base = values["stripe_api_base"]
+    if (
+        values["environment"] == "production"
+        and stripe_api_base
+        and not stripe_api_base.startswith("https://")
+    ):
+        problems.append(
+            "STRIPE_API_BASE must start with https:// when ENVIRONMENT=production: the Stripe "
+            "secret key is sent there. Leave it unset to use https://api.stripe.com."
+        )
     if values["environment"] == "production" and values["fetch_allow_private_networks"]:
         problems.append(
             "FETCH_ALLOW_PRIVATE_NETWORKS=true is for local tests only and is refused when "

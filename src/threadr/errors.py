@@ -14,6 +14,7 @@
     ├── Unprocessable                 422 unprocessable (no_article, page_too_large …)
     ├── RateLimited                   429 rate_limited
     ├── FetchFailed                   502 fetch_failed
+    ├── PaymentProviderFailed         502 payment_provider_error (payment_provider_timeout)
     ├── ServiceUnavailable            503 service_unavailable
     └── FetchTimeout                  504 fetch_timeout
 
@@ -118,6 +119,13 @@ class RateLimited(ThreadrError):
 class FetchFailed(ThreadrError):
     status = 502
     code = "fetch_failed"
+
+
+class PaymentProviderFailed(ThreadrError):
+    """Stripe refused or did not answer a call the service made to it (billing/, issue #11)."""
+
+    status = 502
+    code = "payment_provider_error"
 
 
 class ServiceUnavailable(ThreadrError):

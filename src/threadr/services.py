@@ -11,12 +11,22 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import __version__
+from .accounts import premium, sessions
+from .accounts.auth import Auth
+from .accounts.passwords import Passwords
+from .accounts.premium import Premium
+from .accounts.sessions import Sessions
+from .accounts.users import Accounts
 from .analytics.counts import Tally
 from .articles.extraction.pool import ExtractionPool
 from .articles.fetch import Fetcher
+from .billing.client import create_stripe_client
+from .billing.payments import Billing
 from .cache import ThreadCache
 from .config import Settings
 from .generate import Pipeline
+from .history import store as history
+from .history.store import History
 from .limits import quota, ratelimit
 from .limits.admission import Admission
 from .limits.quota import Quota
@@ -46,8 +56,11 @@ class Services:
     quota: Quota
     pipeline: Pipeline
     watch: RedisWatch
+    auth: Auth  # accounts, sessions and premium (accounts/)
     counters: Counters  # shared counters, flushed to Redis every second (cache hits, misses)
     subscribers: Subscribers | None = None  # the email list (Redis only: subscribers/store.py)
+    history: History | None = None  # saved threads of signed-in users (Redis only: history/)
+    billing: Billing | None = None  # Stripe checkout and webhooks (billing/)
     analytics: Tally = field(default_factory=Tally)  # usage analytics, flushed with `counters`
     version: str = __version__
 
@@ -61,6 +74,7 @@ async def build_services(
     openai_client: Any | None = None,
     fetcher: Any | None = None,
     reader: Any | None = None,
+    stripe_client: Any | None = None,
 ) -> Services:
     """Build what was not injected; register on `stack` the closing of only what was built here."""
     if redis is None:
@@ -74,7 +88,14 @@ async def build_services(
     gateway = Gateway.for_settings(settings, redis)
     stack.push_async_callback(gateway.aclose)
     if watch.connected:
-        await gateway.load(ratelimit.SCRIPT, quota.SCRIPT, subscribers.SCRIPT)
+        await gateway.load(
+            ratelimit.SCRIPT,
+            quota.SCRIPT,
+            subscribers.SCRIPT,
+            sessions.SCRIPT,
+            premium.SCRIPT,
+            history.SCRIPT,
+        )
 
     if fetcher is None:
         fetcher = Fetcher(settings, transport=http_transport)
@@ -121,6 +142,29 @@ async def build_services(
         watch.status,
         "openai" if openai_writer else "offline",
     )
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        queue=settings.argon2_queue,
+    )
+    stack.callback(passwords.close)
+    auth = Auth(
+        Accounts(gateway),
+        Sessions(
+            gateway,
+            ttl_seconds=settings.session_ttl_seconds,
+            max_seconds=settings.session_max_seconds,
+            per_account=settings.sessions_per_account,
+        ),
+        Premium(gateway),
+        passwords,
+    )
+    if stripe_client is None and settings.stripe_secret_key:
+        stripe_client, stripe_http = create_stripe_client(
+            settings.stripe_secret_key, api_base=settings.stripe_api_base
+        )
+        stack.push_async_callback(stripe_http.close_async)
     return Services(
         settings=settings,
         cache=cache,
@@ -128,7 +172,14 @@ async def build_services(
         quota=Quota(gateway, settings),
         pipeline=pipeline,
         watch=watch,
+        auth=auth,
         subscribers=Subscribers(gateway),
+        history=History(
+            gateway,
+            free_limit=settings.history_free_threads,
+            premium_limit=settings.history_premium_threads,
+        ),
         counters=counters,
         analytics=analytics,
+        billing=Billing.build(settings, gateway, auth, stripe_client),
     )

@@ -1,7 +1,9 @@
-"""Real `threadr serve` processes for the tests that need separate processes."""
+"""Real processes for the tests that need them: `threadr serve` instances, and redis-servers of
+a test's own (to kill and restart)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
@@ -63,3 +65,33 @@ def threadr_servers(
         for proc in procs:
             proc.terminate()
             proc.communicate(timeout=10)  # also closes the stderr pipe
+
+
+class RedisServer:
+    """A redis-server of our own on `port`, its data (append-only file, fsync'd at every write)
+    in `data`, so that a restart keeps what was written."""
+
+    def __init__(self, port: int, data: Path) -> None:
+        self.port, self.data = port, data
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.proc = proc = await asyncio.create_subprocess_exec(
+            "redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            seen = b""
+            while b"Ready to accept connections" not in seen:
+                line = await proc.stdout.readline()
+                assert line, f"redis-server exited: {seen.decode()}"
+                seen += line
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()

@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.factories import TEST_REDIS_URL, make_settings, running_app, until
-from tests.integration.processes import free_port
+from tests.integration.processes import RedisServer, free_port
 from threadr.storage.keys import SUBSCRIBER_INDEX, SUBSCRIBER_RECORDS
 
 KEY = "k" * 24
@@ -82,36 +82,6 @@ async def test_no_handler_issues_scan_or_keys(tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(export.text)))
     assert len(rows) == 1 + 29 and ["user0@example.com"] not in [r[:1] for r in rows]
     assert after == before, f"SCAN/KEYS were sent: {before} → {after}"
-
-
-class RedisServer:
-    """A redis-server of our own on `port`, its data (append-only file, fsync'd at every write)
-    in `data`, so that a restart keeps what was written."""
-
-    def __init__(self, port: int, data: Path) -> None:
-        self.port, self.data = port, data
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.proc = proc = await asyncio.create_subprocess_exec(
-            "redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data),
-            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            seen = b""
-            while b"Ready to accept connections" not in seen:
-                line = await proc.stdout.readline()
-                assert line, f"redis-server exited: {seen.decode()}"
-                seen += line
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
 
 
 async def test_redis_gone_is_a_503_and_nothing_is_lost_when_it_returns(tmp_path: Path) -> None:

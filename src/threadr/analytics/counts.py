@@ -93,11 +93,11 @@ class Tally:
         self.count(SUBSCRIPTIONS)
 
     def registration(self) -> None:
-        """A new account (the hook for the accounts package; not called yet)."""
+        """A new account (POST /api/auth/register)."""
         self.count(REGISTRATIONS)
 
     def premium_grant(self) -> None:
-        """A premium tier granted (the hook for billing; not called yet)."""
+        """A premium grant applied (POST /api/premium/grant, a Stripe payment)."""
         self.count(PREMIUM_GRANTS)
 
     def harvest(self, counters: Counters) -> None:

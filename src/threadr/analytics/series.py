@@ -7,7 +7,6 @@ error) beyond."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import msgspec
@@ -105,15 +104,4 @@ def _day(day: str, raw: dict[bytes, bytes], unique: int) -> DayUsage:
 
 
 def _unavailable(gateway: Gateway) -> ServiceUnavailable:
-    if not gateway.configured:
-        return ServiceUnavailable(
-            "Usage analytics need a database, and this server has none configured "
-            "(REDIS_URL is not set).",
-            code="storage_not_configured",
-        )
-    wait = max(1, math.ceil(gateway.breaker.cooldown))
-    return ServiceUnavailable(
-        f"Our database is unreachable just now; please try again in {wait} seconds.",
-        code="storage_unavailable",
-        headers={"Retry-After": str(wait)},
-    )
+    return gateway.refused("Usage analytics need")

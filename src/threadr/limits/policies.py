@@ -55,3 +55,21 @@ class Decision(msgspec.Struct, frozen=True):
 
     def policy(self, name: str) -> PolicyState | None:
         return next((p for p in self.policies if p.name == name), None)
+
+
+def login_policies(settings: Settings, email_tag: str) -> tuple[Policy, ...]:
+    """Sign-in attempts, counted under the client: per email address from that client
+    (LOGIN_ATTEMPTS_PER_EMAIL per LOGIN_ATTEMPTS_WINDOW_MINUTES) and in all from that client
+    (LOGIN_ATTEMPTS_PER_CLIENT an hour). Every attempt counts, right or wrong: counting only
+    failures would tell a guesser which password was right by what it did to the count."""
+    s = settings
+    window = s.login_attempts_window_minutes * 60
+    return (
+        Policy("login-email", s.login_attempts_per_email, window, f"email:{email_tag}"),
+        Policy("login", s.login_attempts_per_client, 3600, "all"),
+    )
+
+
+def registration_policies(settings: Settings) -> tuple[Policy, ...]:
+    """New accounts per client: REGISTRATIONS_PER_CLIENT an hour."""
+    return (Policy("register", settings.registrations_per_client, 3600, "all"),)

@@ -110,6 +110,19 @@ class Limiter:
         self.counts[decision.reason] += 1
         return decision, cached
 
+    async def hit_policies(
+        self, identity: str, policies: tuple[Policy, ...]
+    ) -> tuple[Decision, bytes | Unavailable | None]:
+        """`hit` on policies of the caller's own (sign-in attempts, registrations), all keyed
+        under `identity`'s hash tag and decided in one script call."""
+        tier = _Tier(policies)  # a few µs: these are rare calls, and their keys vary
+        if not self.enabled:
+            self.counts["disabled"] += 1
+            return tier.disabled, UNAVAILABLE
+        decision, _ = await self._decide(tier, identity, b"1", None)
+        self.counts[decision.reason] += 1
+        return decision, UNAVAILABLE
+
     async def peek(self, identity: str, *, premium: bool = False) -> Decision:
         """The numbers `hit` would report, without consuming anything."""
         tier = self._tiers[premium]

@@ -11,6 +11,7 @@ import asyncio
 import collections
 import enum
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import MaxConnectionsError, RedisError
 
 from threadr.config import Settings
+from threadr.errors import ServiceUnavailable
 
 from .breaker import CircuitBreaker
 from .client import split_connections
@@ -121,6 +123,24 @@ class Gateway:
     def configured(self) -> bool:
         """A Redis is configured (whether or not it answers)."""
         return self.redis is not None
+
+    def refused(self, feature: str) -> ServiceUnavailable:
+        """The 503 of a write (or a read) that must reach Redis and cannot: `feature` names what
+        needs it ("Accounts need", "Email subscriptions need"). With Retry-After when a
+        configured Redis is unreachable; without it when none is configured (retrying will not
+        help)."""
+        if self.redis is None:
+            return ServiceUnavailable(
+                f"{feature} a database, and this server has none configured "
+                "(REDIS_URL is not set).",
+                code="storage_not_configured",
+            )
+        wait = max(1, math.ceil(self.breaker.cooldown))
+        return ServiceUnavailable(
+            f"Our database is unreachable just now; please try again in {wait} seconds.",
+            code="storage_unavailable",
+            headers={"Retry-After": str(wait)},
+        )
 
     @property
     def available(self) -> bool:

@@ -65,3 +65,73 @@ def analytics_day_key(day: str) -> str:
 def analytics_users_key(day: str) -> str:
     """The HyperLogLog of a day's client identities (unique users)."""
     return f"{ANALYTICS_PREFIX}users:{day}"
+
+
+def email_tag(email: str) -> str:
+    """An email address inside a key: a hash, so key names never show an address."""
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+# Accounts (accounts/users.py): one msgpack record per normalised email, created with SET NX,
+# which makes the key itself the unique index of emails. No TTL.
+ACCOUNT_PREFIX = f"{ROOT}account:v1:"
+
+
+def account_key(email: str) -> str:
+    return f"{ACCOUNT_PREFIX}{{a:{email_tag(email)}}}"
+
+
+# Every key of one account shares the hash tag `{u:<user id>}`, so its session, its premium and
+# its saved threads are in one Redis Cluster slot and one script can read them together (the
+# signed-in request's session lookup reads its premium in the same call).
+
+
+def user_tag(user_id: str) -> str:
+    return f"{{u:{user_id}}}"
+
+
+# A session: a hash under the SHA-256 of its token (the token itself is never stored), with a
+# sliding TTL (SESSION_TTL_DAYS) capped at SESSION_MAX_DAYS after sign-in.
+SESSION_PREFIX = f"{ROOT}session:v1:"
+
+
+def session_key(user_id: str, token_hash: str) -> str:
+    return f"{SESSION_PREFIX}{user_tag(user_id)}:{token_hash}"
+
+
+def session_index_key(user_id: str) -> str:
+    """A sorted set of the account's sessions (`<id>:<token hash>` by sign-in time, ms)."""
+    return f"{SESSION_PREFIX}{user_tag(user_id)}:index"
+
+
+# Premium (accounts/premium.py): a hash per holder — an account (`u:<id>`) or a paid email with
+# no account yet (`e:<email hash>`) — with `until` (epoch ms) and one field per grant reference
+# (the grant's record, and its idempotency: a reference is applied once). No TTL: the record of
+# grants outlives the premium.
+PREMIUM_PREFIX = f"{ROOT}premium:v1:"
+
+
+def premium_key(holder: str) -> str:
+    return f"{PREMIUM_PREFIX}{{{holder}}}"
+
+
+# Saved threads (history/): a sorted set of the account's thread ids by save time and one
+# msgpack record per thread, trimmed to the account's allowance in the same script.
+HISTORY_PREFIX = f"{ROOT}history:v1:"
+
+
+def history_index_key(user_id: str) -> str:
+    return f"{HISTORY_PREFIX}{user_tag(user_id)}:index"
+
+
+def history_record_key(user_id: str, thread_id: str) -> str:
+    return f"{HISTORY_PREFIX}{user_tag(user_id)}:t:{thread_id}"
+
+
+# Stripe events already handled (billing/webhooks.py), kept past Stripe's 3-day retry window.
+STRIPE_EVENT_PREFIX = f"{ROOT}stripe:event:"
+
+# Which premium grant a Stripe payment made (billing/links.py): one record per Stripe id (pi_…,
+# in_…, ch_…, sub_…) naming the holder and the grant's reference, for the refund or the
+# cancellation that later names the same id; kept billing.links.LINK_TTL_SECONDS (400 days).
+STRIPE_LINK_PREFIX = f"{ROOT}stripe:link:"

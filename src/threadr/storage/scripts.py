@@ -17,9 +17,12 @@ from .lane import Lane, bulk
 class Script:
     """A script file's source and SHA1; `run` survives a SCRIPT FLUSH, a restart or a failover."""
 
-    def __init__(self, name: str) -> None:
-        path = importlib.resources.files(__package__).joinpath(f"lua/{name}")
-        self.source = path.read_text("utf-8")
+    def __init__(self, name: str, *, needs: tuple[str, ...] = ()) -> None:
+        lua = importlib.resources.files(__package__).joinpath("lua")
+        # Redis runs one source per script: the shared functions of lua/lib/ it `needs` go
+        # in front of it.
+        parts = [lua.joinpath("lib", lib).read_text("utf-8") for lib in needs]
+        self.source = "".join([*parts, lua.joinpath(name).read_text("utf-8")])
         self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
         self.sha_bytes = self.sha.encode()  # sent as is, without redis-py's encoder
 

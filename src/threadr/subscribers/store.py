@@ -22,7 +22,7 @@ from threadr.storage.gateway import UNAVAILABLE, Gateway
 from threadr.storage.keys import SUBSCRIBER_INDEX, SUBSCRIBER_RECORDS, SUBSCRIBER_SOURCES
 from threadr.storage.scripts import Script, ScriptCall
 
-SCRIPT = Script("subscribers.lua")
+SCRIPT = Script("subscribers.lua", needs=("bytes.lua",))
 _ADD = ScriptCall(SCRIPT, keys=3, argc=5)  # "add", address, record, score, source
 _REMOVE = ScriptCall(SCRIPT, keys=3, argc=2)  # "remove", address
 _STATS = ScriptCall(SCRIPT, keys=3, argc=2)  # "stats", since (ms)
@@ -128,18 +128,7 @@ class Subscribers:
         return reply
 
     def _unavailable(self) -> ServiceUnavailable:
-        if not self.gateway.configured:
-            return ServiceUnavailable(
-                "Email subscriptions need a database, and this server has none configured "
-                "(REDIS_URL is not set).",
-                code="storage_not_configured",
-            )
-        wait = max(1, math.ceil(self.gateway.breaker.cooldown))
-        return ServiceUnavailable(
-            f"Our database is unreachable just now; please try again in {wait} seconds.",
-            code="storage_unavailable",
-            headers={"Retry-After": str(wait)},
-        )
+        return self.gateway.refused("Email subscriptions need")
 
 
 def _ms(seconds: float) -> bytes:

@@ -20,7 +20,7 @@ from threadr.config import Settings
 from threadr.errors import ThreadrError
 from threadr.services import Services, build_services
 
-from . import analytics, emails, health, limits, operator
+from . import accounts, analytics, billing, emails, health, limits, operator, premium, threads
 from .generate import Generate
 from .middleware.edge import EdgeHeaders
 from .middleware.probes import Probes
@@ -56,6 +56,7 @@ def create_app(
     openai_client: Any | None = None,
     fetcher: Any | None = None,
     reader: Any | None = None,
+    stripe_client: Any | None = None,
     while_serving: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> ASGIApp:
     """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest.
@@ -73,6 +74,7 @@ def create_app(
                 openai_client=openai_client,
                 fetcher=fetcher,
                 reader=reader,
+                stripe_client=stripe_client,
             )
             with while_serving():
                 yield {"threadr": services}
@@ -115,6 +117,22 @@ def create_app(
             Route("/api/cache", operator.delete_cache, methods=["DELETE"]),
             Route("/api/analytics/redis-stats", operator.redis_stats, methods=["GET"]),
             Route("/api/usage/analytics", analytics.usage_analytics, methods=["GET"]),
+            # Accounts and sessions, premium (issue #11)
+            Route("/api/auth/register", accounts.register, methods=["POST"]),
+            Route("/api/auth/login", accounts.login, methods=["POST"]),
+            Route("/api/auth/logout", accounts.logout, methods=["POST"]),
+            Route("/api/auth/me", accounts.me, methods=["GET"]),
+            Route("/api/auth/sessions", accounts.list_sessions, methods=["GET"]),
+            Route("/api/auth/sessions/{sid}", accounts.revoke_session, methods=["DELETE"]),
+            Route("/api/premium/check", premium.premium_check, methods=["GET"]),
+            Route("/api/premium/grant", premium.grant_premium, methods=["POST"]),
+            # Payments (Stripe, issue #11): checkout for a signed-in caller; Stripe's webhook
+            Route("/api/payment/config", billing.payment_config, methods=["GET"]),
+            Route(billing.CHECKOUT_PATH, billing.create_checkout_session, methods=["POST"]),
+            Route("/api/webhooks/stripe", billing.stripe_webhook, methods=["POST"]),
+            # Saved threads (issue #11): the signed-in caller's history
+            Route("/api/threads", threads.list_threads, methods=["GET"]),
+            Route("/api/threads/{thread_id}", threads.thread, methods=["GET", "DELETE"]),
         ],
         exception_handlers={
             ThreadrError: threadr_error,

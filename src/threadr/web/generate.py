@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 import msgspec
 from starlette.types import Receive, Scope, Send
 
 from threadr.cache import key_for
-from threadr.errors import ThreadrError
+from threadr.errors import ServiceUnavailable, ThreadrError
 from threadr.limits.admission import QuotaAccount
 from threadr.services import Services
 from threadr.source import validate
 
+from .auth import bearer_token, has_premium
 from .bodies import decode_body, read_body
 from .identity import client_host
 from .limits import rate_limit_headers, rate_limited
 from .responses import encode, send_json
 from .schemas import GenerateRequest, ThreadResponse
 
+log = logging.getLogger(__name__)
 _decode_generate = msgspec.json.Decoder(GenerateRequest)
 
 
@@ -34,18 +38,28 @@ class Generate:
         body = await read_body(scope, receive, settings.max_body_bytes)
         request = decode_body(body, _decode_generate)
         source = validate(request.url, request.text, settings)
-        who = client_host(scope, settings.rate_limit_ipv6_prefix)
+        # Who: the account when signed in (its session and premium in one Redis call), else
+        # the address; an anonymous request pays one pass over its headers for this.
+        token = bearer_token(scope)
+        session, premium = None, False
+        if token is None:
+            who = client_host(scope, settings.rate_limit_ipv6_prefix)
+        else:
+            session = await services.auth.authenticate(token)
+            who, premium = "user:" + session.user_id, has_premium(session)
         analytics = services.analytics
         if analytics.enabled:
             analytics.users.add(who)  # unique users (HyperLogLog at the next flush)
-        decision, entry = await services.admission.enter(who, key_for(source))
+        key = key_for(source)
+        decision, entry = await services.admission.enter(who, key, premium=premium)
         headers = rate_limit_headers(decision)
         if not decision.allowed:
             raise rate_limited(decision, headers)
         cached = entry is not None  # a hit costs no quota
         if entry is None:
             try:
-                entry = await services.pipeline.generate(source, QuotaAccount(services.quota, who))
+                account = QuotaAccount(services.quota, who, premium=premium)
+                entry = await services.pipeline.generate(source, account)
             except ThreadrError as exc:
                 exc.headers.update(headers)  # errors after the limiter carry its headers too
                 raise
@@ -58,3 +72,13 @@ class Generate:
         )
         headers["X-Cache"] = "HIT" if cached else "MISS"
         await send_json(send, encode(response), headers)
+        if session is not None and services.history is not None:
+            # Saved to the account's history (hit or miss: the user generated it) once the
+            # response is sent, so the caller never waits for it; a failure is only logged.
+            url = source.value if source.kind == "url" else None
+            try:
+                await services.history.save(
+                    session.user_id, entry, key=key, url=url, premium=premium
+                )
+            except ServiceUnavailable:
+                log.warning("A generated thread was not saved to its account's history")

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import functools
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
+from threadr.accounts.sessions import Session
 from threadr.errors import RateLimited
 from threadr.limits.policies import Decision
+from threadr.limits.quota import UsageStatus
+from threadr.services import Services
 
+from .auth import caller, has_premium, identity, premium_expires_at
 from .context import services
-from .identity import client_host
 from .responses import JSON
 from .schemas import PolicyStatus, RateLimitStatus
 
@@ -57,7 +62,9 @@ async def rate_limit_status(request: Request) -> Response:
     """GET /api/rate-limit-status: the caller's limits, without consuming anything."""
     running = services(request)
     limiter, settings = running.admission.limiter, running.settings
-    decision = await limiter.peek(client_host(request.scope, settings.rate_limit_ipv6_prefix))
+    session = await caller(request.scope, running)
+    who = identity(request.scope, session, running)
+    decision = await limiter.peek(who, premium=has_premium(session))
     hourly = decision.policy("hourly")
     limit = hourly.limit if hourly else settings.rate_limit_requests
     remaining = hourly.remaining if hourly else limit
@@ -81,7 +88,15 @@ async def rate_limit_status(request: Request) -> Response:
 
 
 async def usage_status(request: Request) -> Response:
-    """GET /api/usage/status: the caller's free-tier usage."""
+    """GET /api/usage/status: the caller's free-tier usage, and premium."""
     running = services(request)
-    who = client_host(request.scope, running.settings.rate_limit_ipv6_prefix)
-    return JSON(await running.quota.status(who))
+    return JSON(await usage_of(request.scope, await caller(request.scope, running), running))
+
+
+async def usage_of(scope: Scope, session: Session | None, running: Services) -> UsageStatus:
+    """The usage status of the caller: the account's when signed in, else the address's."""
+    usage = await running.quota.status(
+        identity(scope, session, running), premium=has_premium(session)
+    )
+    expires = premium_expires_at(session)
+    return usage if expires is None else msgspec.structs.replace(usage, premium_expires_at=expires)

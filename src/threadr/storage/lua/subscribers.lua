@@ -16,17 +16,6 @@
 
 local op = ARGV[1]
 
--- a > b byte by byte, as Redis orders members of equal score (Lua's `>` follows the locale).
-local function after_in_bytes(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then
-      return x > y
-    end
-  end
-  return #a > #b
-end
 
 if op == 'add' then
   -- HSETNX is the "once": of 50 concurrent adds of one address, one writes, 49 see it there.
@@ -74,7 +63,7 @@ if op == 'page' then
       'LIMIT', offset, count)
     for i = 1, #rows, 2 do
       local address, score = rows[i], rows[i + 1]
-      if (tonumber(score) > after_score or after_in_bytes(address, after)) and #reply < count * 3 then
+      if (tonumber(score) > after_score or bytes_lt(after, address)) and #reply < count * 3 then
         local record = redis.call('HGET', KEYS[1], address)
         if record then
           reply[#reply + 1] = address
