@@ -5,7 +5,9 @@
 
 Each variant (`baseline`, the service as it is; `nolimiter` for RATE_LIMIT_ENABLED=false;
 `signedin` for hits by a signed-in account, its session looked up on each, its history saved;
-`reference` for the bare app of bench/reference.py) runs in its own process: the app from
+`reference` for the bare app of bench/reference.py; `nolane`, the service with the lane off;
+`cluster`, REDIS_CLUSTER=true on a cluster that bench/cluster.py starts) runs in its own
+process: the app from
 `create_app`, its lifespan running, a real Redis started here, and cache hits driven straight
 through ASGI (no HTTP server, so uvicorn's share is not counted). cProfile counts every call;
 the driver's own few calls per request are the same in every variant. Wall-clock timings on a
@@ -53,6 +55,17 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
     }
     if variant == "nolimiter":
         env["RATE_LIMIT_ENABLED"] = "false"
+    if variant in ("cluster", "cluster-lane"):
+        env["REDIS_CLUSTER"] = "true"
+    if variant == "cluster-lane":
+        import threadr.storage.cluster
+        from bench.cluster import NodeLanes
+
+        threadr.storage.cluster.ClusterGateway = NodeLanes  # type: ignore[misc]
+    if variant == "nolane":
+        import threadr.storage.gateway
+
+        threadr.storage.gateway.split_connections = lambda total: (0, total)  # type: ignore[attr-defined]
     if variant == "reference":
         import os
 
@@ -141,6 +154,13 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
             for _ in range(n // 16):
                 await asyncio.gather(*(one() for _ in range(16)))
             plain.append(time.process_time() - start)
+        # One hit at a time: the wall-clock latency, round trips included.
+        latency = []
+        for _ in range(min(n, 1000)):
+            start = time.perf_counter()
+            await one()
+            latency.append(time.perf_counter() - start)
+    latency.sort()
     done = n // 16 * 16
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     calls = sum(nc for (_, nc, *_rest) in stats.values())
@@ -158,6 +178,8 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         "calls_per_request": round(calls / done, 1),
         "cpu_us_profiled": round(cpu / done * 1e6),
         "cpu_us": round(min(plain) / done * 1e6, 1),
+        "latency_us_p50": round(latency[len(latency) // 2] * 1e6),
+        "latency_us_p99": round(latency[len(latency) * 99 // 100] * 1e6),
         "statuses": sorted(set(statuses)),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fakeredis
+import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -130,3 +131,34 @@ async def test_hits_and_misses_are_harvested_as_deltas() -> None:
     cache.accept(None)
     cache.harvest(counters)
     assert counters.pending == {(CACHE_STATS_KEY, "hits"): 2, (CACHE_STATS_KEY, "misses"): 2}
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+async def test_entries_are_found_under_other_keys_and_aliased_for_the_time_they_have_left(
+    cluster: bool,
+) -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    gateway = make_gateway(redis)
+    gateway.cluster = cluster  # on a cluster: one call per key, each on its own node
+    cache = ThreadCache(gateway, ttl_seconds=3600, memory_entries=10)
+    stored = CacheEntry.new([], "url", "T", "offline", 1.0, ("home", "canonical", "digest"))
+    await cache.set("home", stored, 300, copies=("canonical", "digest"))
+    assert await redis.zrange(CACHE_INDEX_KEY, 0, -1) == [b"home"]  # one thread, one entry
+    assert await cache.find(["nothing", "canonical"]) == (stored, await redis.pttl("canonical"))
+    await cache.alias("alias", stored, 120_000)
+    assert 0 < await redis.pttl("alias") <= 120_000
+    assert (cache.hits, cache.misses) == (0, 0)  # lookups by alias are no request's read
+    assert await cache.delete("alias")  # and take the article's keys with them
+    assert await redis.keys() == []
+    await redis.aclose()
+
+
+async def test_aliases_live_in_memory_while_redis_is_away() -> None:
+    cache = ThreadCache(make_gateway(None), ttl_seconds=60, memory_entries=10)
+    stored = entry()
+    await cache.set("home", stored, copies=("digest",))
+    found = await cache.find(["digest"])
+    assert found is not None and found[0] == stored and 0 < found[1] <= 60_000
+    await cache.alias("alias", stored, 5_000)
+    assert await cache.get("alias") == stored
+    assert await cache.find(["elsewhere"]) is None

@@ -1,6 +1,7 @@
 """Settings: defaults that need nothing, every problem listed at once, secrets never shown."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,26 @@ def test_connection_bounds_for_serve() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env({"KEEP_ALIVE_SECONDS": "0", "MAX_CONNECTIONS": "none"})
     assert "KEEP_ALIVE_SECONDS" in str(info.value) and "MAX_CONNECTIONS" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://node-1:7000", "rediss://default:pw@node-1:7000/0", "redis://h:7000/?db=0"]
+)
+def test_redis_cluster_names_any_node(url: str) -> None:
+    settings = Settings.from_env({"REDIS_URL": url, "REDIS_CLUSTER": "true"})
+    assert settings.redis_cluster and not Settings.from_env({}).redis_cluster
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({}, "REDIS_CLUSTER=true needs REDIS_URL"),
+        ({"REDIS_URL": "unix:///run/redis.sock"}, "must be redis:// or rediss://"),
+        ({"REDIS_URL": "redis://:secret@h:7000/3"}, "cannot name database 3; remove /3"),
+        ({"REDIS_URL": "redis://h:7000?db=2"}, "cannot name database 2"),
+    ],
+)
+def test_redis_cluster_refuses_what_a_cluster_cannot_do(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)) as info:
+        Settings.from_env({**env, "REDIS_CLUSTER": "true"})
+    assert "secret" not in str(info.value)

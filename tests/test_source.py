@@ -13,6 +13,7 @@ from threadr.errors import BlockedURL, ThreadrError, ValidationFailed
 from threadr.source import (
     DECOMPOSING_STARTERS,
     Source,
+    canonical_alias,
     check_scheme,
     digest,
     normalize_text,
@@ -276,3 +277,37 @@ async def test_the_fetched_url_keeps_the_query_bytes() -> None:
     finally:
         await fetcher.aclose()
     assert seen == [b"/s?q=caf%E9"]
+
+
+@pytest.mark.parametrize(
+    ("page", "named", "expected"),
+    [
+        ("https://news.example/amp/a", "https://news.example/a", "https://news.example/a"),
+        (
+            "https://amp.news.example/a",
+            "https://www.news.example/a#top",
+            "https://www.news.example/a",
+        ),
+        (
+            "https://m.news.example/a",
+            "HTTPS://NEWS.example/a?utm_source=x",
+            "https://news.example/a",
+        ),
+        ("https://news.example/a", "http://news.example/a", "http://news.example/a"),
+        ("http://127.0.0.1:8080/amp/a", "http://127.0.0.1:8080/a", "http://127.0.0.1:8080/a"),
+        # Another site, another port, a suffix, http speaking for https, not a web URL:
+        ("https://evil.example/a", "https://bank.example/a", None),
+        ("https://news.example.evil.example/a", "https://news.example/a", None),
+        ("https://m.com/a", "https://com/a", None),
+        ("https://news.example:8443/a", "https://news.example/a", None),
+        ("http://news.example/a", "https://news.example/a", None),
+        ("https://news.example/a", "https://user@news.example/a", None),
+        ("https://news.example/a", "javascript:alert(1)", None),
+        ("https://news.example/a", "/relative", None),
+        ("https://news.example/a", "https://news.example/" + "x" * 2100, None),
+    ],
+)
+def test_a_page_may_name_only_its_own_site_as_canonical(
+    page: str, named: str, expected: str | None
+) -> None:
+    assert canonical_alias(page, named) == expected

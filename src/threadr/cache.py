@@ -1,8 +1,9 @@
 """The thread cache: msgpack-encoded entries in Redis with a TTL, or a bounded in-memory LRU.
 
-This module owns everything about an entry: its key (storage/keys.py names the prefix), its
+This module owns everything about an entry: its keys (storage/keys.py names the prefix), its
 layout and version, encoding, its place in the index of entries (counted by the operator
-endpoints), and the hit/miss count — whichever path read it — which the shared counters collect
+endpoints), its copies under the other keys of the same article (aliases), and the hit/miss
+count — whichever path read it — which the shared counters collect
 from here once a second (storage/counters.py), so a hit pays one increment. With Redis
 configured but unreachable, the in-memory LRU answers instead (the gateway's breaker decides),
 so the service keeps serving; entries written then live only in this process.
@@ -10,20 +11,25 @@ so the service keeps serving; entries written then live only in this process.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .errors import ServiceUnavailable
-from .source import Source, SourceType
+from .source import Source, SourceType, digest
 from .storage import indexed
 from .storage.counters import Counters
-from .storage.gateway import UNAVAILABLE, Gateway
+from .storage.gateway import UNAVAILABLE, Gateway, Unavailable
 from .storage.keys import CACHE_INDEX_KEY, CACHE_STATS_KEY, cache_key
 from .writing.finalize import Tweet
 from .writing.writer import Generator
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 CACHE_SCHEMA = 1
 
@@ -41,6 +47,9 @@ class CacheEntry(msgspec.Struct, array_like=True):
     title: str | None
     generator: Generator
     created_at: float
+    # Every key the thread was stored under when it was written (its request's, and for a page
+    # its final URL's and its text digest's): DELETE /api/cache removes them all together.
+    keys: tuple[str, ...] = ()
 
     @classmethod
     def new(
@@ -50,9 +59,10 @@ class CacheEntry(msgspec.Struct, array_like=True):
         title: str | None,
         generator: Generator,
         created_at: float,
+        keys: tuple[str, ...] = (),
     ) -> CacheEntry:
         """An entry of the current layout."""
-        return cls(CACHE_SCHEMA, thread, source_type, title, generator, created_at)
+        return cls(CACHE_SCHEMA, thread, source_type, title, generator, created_at, keys)
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -62,6 +72,18 @@ _decoder = msgspec.msgpack.Decoder(CacheEntry)
 def key_for(source: Source) -> str:
     """The cache key of a validated input: its kind and the digest of its normalised value."""
     return cache_key(source.kind, source.digest)
+
+
+def url_key(url: str) -> str:
+    """The cache key of a URL already in its normal form (source.normalize_url): the key a
+    request for that URL reads."""
+    return cache_key("url", digest(url))
+
+
+def article_key(text: str) -> str:
+    """The cache key of an article by its text as the writer gets it (extracted and cut to
+    MAX_CONTENT_LENGTH): the same story under any URL, whatever the page names."""
+    return cache_key("article", digest(text))
 
 
 def encode_entry(entry: CacheEntry) -> bytes:
@@ -103,6 +125,14 @@ class MemoryLRU:
         self._items.move_to_end(key)
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
+
+    def peek(self, key: str) -> tuple[bytes, float] | None:
+        """The value and the seconds it has left, without touching its place in the LRU."""
+        item = self._items.get(key)
+        if item is None:
+            return None
+        left = item[0] - self._clock()
+        return (item[1], left) if left > 0 else None
 
     def delete(self, key: str) -> bool:  # ThreadCache.delete's memory half
         return self._items.pop(key, None) is not None
@@ -154,22 +184,55 @@ class ThreadCache:
             raw = self.memory.get(key)
         return self.accept(raw)
 
-    async def set(self, key: str, entry: CacheEntry, ttl_seconds: int | None = None) -> None:
-        """Store an entry and index it; a Redis failure is logged and the entry kept in memory
-        instead."""
+    async def set(
+        self,
+        key: str,
+        entry: CacheEntry,
+        ttl_seconds: int | None = None,
+        *,
+        copies: Sequence[str] = (),
+    ) -> None:
+        """Store an entry and index it, and a copy under each of `copies` (the article's other
+        keys: not indexed, since they hold no other thread); a Redis failure is logged and the
+        entry kept in memory instead."""
         raw = encode_entry(entry)
         ttl = ttl_seconds or self.ttl_seconds
         now = self._clock()
         if not await indexed.put(self.gateway, CACHE_INDEX_KEY, key, raw, ttl, now, "cache write"):
-            self.memory.set(key, raw, ttl)
+            for stored in (key, *copies):
+                self.memory.set(stored, raw, ttl)
+        elif copies:
+            await self._copy(copies, raw, ttl * 1000)
+
+    async def find(self, keys: Sequence[str]) -> tuple[CacheEntry, int] | None:
+        """The first of `keys` that holds an entry, and the ms it has left. A look under the
+        other keys of an article, not a request's read: counted neither as a hit nor a miss."""
+        for raw, ms in await self._read(keys):
+            entry = decode_entry(raw)
+            if entry is not None and ms > 0:
+                return entry, ms
+        return None
+
+    async def alias(self, key: str, entry: CacheEntry, ttl_ms: int) -> None:
+        """Store `entry` under `key` too (another URL of its article), for the `ttl_ms` the
+        entry it copies has left: no alias outlives its entry, and the next request for that
+        URL is a plain hit."""
+        await self._copy((key,), encode_entry(entry), ttl_ms)
 
     async def delete(self, key: str) -> bool:
-        """Remove an entry from Redis, its index and this process's memory (DELETE /api/cache);
-        whether there was one. Other processes' memory copies live out their TTL.
+        """Remove an entry from Redis, its index and this process's memory (DELETE /api/cache),
+        and with it the other keys it was stored under when written (`CacheEntry.keys`), so the
+        next request writes it anew instead of finding it again; whether there was one. Other
+        processes' memory copies, and aliases stored later under other URLs, live out their TTL.
 
         Raises ServiceUnavailable when Redis is configured but cannot be reached: the entry
         would be served again once it is back."""
+        stored = await self.gateway.get(key, "cache delete")
+        entry = decode_entry(self.memory.get(key) if stored is UNAVAILABLE else stored)
+        related = [k for k in entry.keys if k != key] if entry is not None else []
         removed = self.memory.delete(key)
+        for other in related:
+            self.memory.delete(other)
         reply = await indexed.remove(self.gateway, CACHE_INDEX_KEY, key, "cache delete")
         if reply is UNAVAILABLE:
             if self.gateway.configured:
@@ -179,4 +242,45 @@ class ThreadCache:
                     headers={"Retry-After": "5"},
                 )
             return removed
+        for other in related:
+            await indexed.remove(self.gateway, CACHE_INDEX_KEY, other, "cache delete")
         return reply or removed
+
+    async def _read(self, keys: Sequence[str]) -> list[tuple[bytes | None, int]]:
+        """(value, ms left) of each key, from Redis, or from memory when it cannot answer."""
+        reply = await self._each(keys, lambda pipe, key: (pipe.get(key), pipe.pttl(key)), "read")
+        if reply is UNAVAILABLE:
+            found = [self.memory.peek(key) for key in keys]
+            return [(f[0], int(f[1] * 1000)) if f else (None, 0) for f in found]
+        return list(zip(reply[::2], reply[1::2], strict=True))
+
+    async def _copy(self, keys: Sequence[str], raw: bytes, ttl_ms: int) -> None:
+        reply = await self._each(keys, lambda pipe, key: pipe.set(key, raw, px=ttl_ms), "write")
+        if reply is UNAVAILABLE:
+            for key in keys:
+                self.memory.set(key, raw, ttl_ms / 1000)
+
+    async def _each(
+        self, keys: Sequence[str], add: Callable[[Any, str], object], what: str
+    ) -> list[Any] | Unavailable:
+        """The replies of `add(pipeline, key)`'s commands for every key, in order: one round
+        trip, or on Redis Cluster one per key (each key on its own node and breaker)."""
+
+        async def run(redis: Redis, keys: Sequence[str]) -> list[Any]:
+            pipe = redis.pipeline(transaction=False)
+            for key in keys:
+                add(pipe, key)
+            return await pipe.execute()
+
+        what = f"cache alias {what}"
+        if not keys:
+            return []
+        if not self.gateway.cluster:
+            return await self.gateway.call(lambda r: run(r, keys), what)
+        replies: list[Any] = []
+        for key in keys:
+            reply = await self.gateway.call(functools.partial(run, keys=(key,)), what, key=key)
+            if reply is UNAVAILABLE:
+                return UNAVAILABLE
+            replies += reply
+        return replies

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Literal
 from urllib.parse import urlsplit
 
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.asyncio import RedisCluster
+from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -71,6 +72,7 @@ async def check_redis(settings: Settings, say: Say | None = None) -> bool:
         async with asyncio.timeout(_TIMEOUT):
             await redis.ping()
             info = await redis.info("server")
+            cluster_mode = (await redis.info("cluster")).get("cluster_enabled")
     except AuthenticationError:
         say(
             False,
@@ -102,12 +104,28 @@ async def check_redis(settings: Settings, say: Say | None = None) -> bool:
                 f"Cannot reach Redis at {target} ({exc or type(exc).__name__}). Check "
                 f"the host and port, the network between them, and {hint}.",
             )
+    except RedisClusterException as exc:  # REDIS_CLUSTER=true: no node answers, or none is one
+        say(
+            False,
+            f"REDIS_CLUSTER=true, but no Redis Cluster answers at {target} ({exc}). Check the "
+            "host and port, or unset REDIS_CLUSTER for a single Redis.",
+        )
     except ResponseError as exc:
         say(False, f"Redis at {target} answered with an error: {exc}.")
     except RedisError as exc:
         say(False, f"Redis at {target} failed: {exc}.")
     else:
         say(True, f"Redis at {target} answers PING (Redis {info.get('redis_version', '?')}).")
+        if isinstance(redis, RedisCluster):
+            primaries = len(redis.get_primaries())
+            say(True, f"Redis Cluster: {primaries} primaries, learnt from {target}.")
+        elif cluster_mode in (1, "1"):
+            say(
+                False,
+                f"Redis at {target} is a Redis Cluster node: set REDIS_CLUSTER=true, or keys "
+                "kept by its other nodes answer MOVED and are served from memory.",
+            )
+            return False
         return True
     finally:
         await redis.aclose()

@@ -87,6 +87,7 @@ class Settings:
     redis_tls_insecure: bool = _var("REDIS_TLS_INSECURE", False)
     redis_max_connections: int = _var("REDIS_MAX_CONNECTIONS", 64, 1, 10_000)
     redis_timeout_seconds: float = _var("REDIS_TIMEOUT_SECONDS", 2.0, 0.05, 60)
+    redis_cluster: bool = _var("REDIS_CLUSTER", False)  # REDIS_URL names any node of a cluster
     # OpenAI (None → offline writer)
     openai_api_key: str | None = _var("OPENAI_API_KEY", None)
     openai_model: str = _var("OPENAI_MODEL", "gpt-4o-mini")
@@ -221,6 +222,8 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
         )
     elif redis_url is not None:
         problems += _redis_tls_problems(redis_url, insecure=values["redis_tls_insecure"])
+    if values["redis_cluster"]:
+        problems += _redis_cluster_problems(redis_url)
     if values["session_ttl_days"] > values["session_max_days"]:
         problems.append("SESSION_TTL_DAYS cannot be longer than SESSION_MAX_DAYS.")
     stripe_api_base = values["stripe_api_base"]
@@ -282,6 +285,28 @@ def _redis_tls_problems(redis_url: str, *, insecure: bool) -> list[str]:
         f"({', '.join(off)}), so anyone on the network path could read and change the data. "
         "Remove it (REDIS_SSL_CA_CERTS trusts a private CA), or set REDIS_TLS_INSECURE=true "
         "to accept that knowingly."
+    ]
+
+
+def _redis_cluster_problems(redis_url: str | None) -> list[str]:
+    # Only the parts are named: the URL itself may hold a password.
+    if redis_url is None:
+        return ["REDIS_CLUSTER=true needs REDIS_URL naming any node of the cluster."]
+    if redis_url.startswith("unix://"):
+        return [
+            "REDIS_CLUSTER=true: a cluster is reached over TCP, so REDIS_URL must be redis:// "
+            "or rediss://, not unix://."
+        ]
+    try:
+        path = urlsplit(redis_url).path
+    except ValueError:
+        return []  # redis-py refuses it at start-up, in its own words
+    db = path.strip("/") or _url_options(redis_url).get("db", "0")
+    if db == "0":
+        return []
+    return [
+        f"REDIS_CLUSTER=true: a cluster has database 0 only, so REDIS_URL cannot name database "
+        f"{db}; remove /{db} from it."
     ]
 
 

@@ -1,8 +1,12 @@
-"""The thread pipeline for a cache miss: fetch and extract (for a URL), write, store; concurrent
-identical misses in this process share one generation, paid for by the request that starts it."""
+"""The thread pipeline for a cache miss: fetch and extract (for a URL), look for the article
+under its other URLs, write, store. Concurrent identical misses share one generation — in this
+process (singleflight.py) and across instances (storage/leases.py) — paid for by the request
+that starts it; a request answered by another's generation, or by the entry of another URL of
+the same article, pays nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -10,11 +14,12 @@ from typing import Protocol
 from .analytics.counts import Tally
 from .articles.extraction import Article
 from .articles.fetch import Page
-from .cache import CacheEntry, ThreadCache, key_for
+from .cache import CacheEntry, ThreadCache, article_key, decode_entry, key_for, url_key
 from .config import Settings
 from .errors import QuotaExceeded, Unprocessable
 from .singleflight import SingleFlight
-from .source import Source
+from .source import Source, SourceType, canonical_alias, normalize_url
+from .storage.leases import Found, Lease, Leases
 from .writing.fit import truncate
 from .writing.writer import ThreadWriter
 
@@ -53,8 +58,8 @@ class ArticleReader(Protocol):
 
 
 class Pipeline:
-    """Writes the thread of a cache miss; concurrent identical misses in this process share one
-    generation."""
+    """Writes the thread of a cache miss; concurrent identical misses share one generation, in
+    this process and across instances."""
 
     def __init__(
         self,
@@ -66,6 +71,7 @@ class Pipeline:
         reader: ArticleReader,
         clock: Callable[[], float] = time.time,
         analytics: Tally | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.settings = settings
         self.analytics = analytics if analytics is not None else Tally()
@@ -73,6 +79,15 @@ class Pipeline:
         self.writer = writer
         self.fetcher = fetcher
         self.reader = reader
+        self.leases = leases if leases is not None else Leases(cache.gateway)
+        # How long a miss waits for another instance's generation: as long as that one may
+        # take (fetch, extraction, the model's budget, its writes); then it works alone.
+        self.patience = (
+            settings.fetch_timeout_seconds
+            + settings.extract_timeout_seconds
+            + settings.openai_timeout_seconds
+            + settings.redis_timeout_seconds
+        )
         self._clock = clock
         self._flight: SingleFlight[CacheEntry] = SingleFlight()
 
@@ -87,37 +102,101 @@ class Pipeline:
         for attempt in range(_JOIN_ATTEMPTS):
             starts = not self._flight.running(key)
             try:
-                return await self._flight.run(key, lambda: self._paid(source, key, account))
+                return await self._flight.run(key, lambda: self._shared(source, key, account))
             except QuotaExceeded:
                 if starts or account is None or attempt == _JOIN_ATTEMPTS - 1:
                     raise
                 # The generation we joined was refused on its starter's quota: try on ours.
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _paid(self, source: Source, key: str, account: Account | None) -> CacheEntry:
-        if account is None:
-            return await self._generate(source, key)
-        await account.reserve()
+    async def _shared(self, source: Source, key: str, account: Account | None) -> CacheEntry:
+        """This process's generation of `key`, under its lease; or the entry another instance
+        wrote while we waited for its lease (free: we made nothing)."""
+        deadline = asyncio.get_running_loop().time() + self.patience
+        claim = await self.leases.claim(key, self.patience)
+        if isinstance(claim, Found):
+            entry = decode_entry(claim.entry)
+            if entry is not None:
+                return entry
+            claim = Lease(None, key)  # an entry of another layout (a deploy under way): ours
+        async with claim:
+            return await self._paid(source, key, account, deadline)
+
+    async def _paid(
+        self, source: Source, key: str, account: Account | None, deadline: float
+    ) -> CacheEntry:
+        if account is not None:
+            await account.reserve()
         try:
-            return await self._generate(source, key)
+            entry, made = await self._generate(source, key, deadline)
         except Exception as exc:
-            if not _spent(exc):
+            if account is not None and not _spent(exc):
                 await account.refund()
             raise
-
-    async def _generate(self, source: Source, key: str) -> CacheEntry:
-        title: str | None = None
-        text = source.value
-        if source.kind == "url":
-            page = await self.fetcher.fetch(source.value)
-            article = await self.reader.extract(
-                page.body, url=page.url, content_type=page.content_type
-            )
-            title = article.title
-            text = truncate(article.text, self.settings.max_content_length)
-        thread, generator = await self.writer.write(text, title)
-        entry = CacheEntry.new(thread, source.kind, title, generator, self._clock())
-        fell_back = generator == "offline" and self.writer.openai is not None
-        self.analytics.generation(source.kind, generator, fell_back)
-        await self.cache.set(key, entry, FALLBACK_TTL_SECONDS if fell_back else None)
+        if account is not None and not made:
+            await account.refund()  # found under another URL of the article: free, like a hit
         return entry
+
+    async def _generate(self, source: Source, key: str, deadline: float) -> tuple[CacheEntry, bool]:
+        """The entry of `key`, and whether it was written now (False: it was the entry of
+        another URL of the same article, now stored under this one too)."""
+        if source.kind == "text":
+            return await self._write(key, source.value, None, "text"), True
+        page = await self.fetcher.fetch(source.value)
+        article = await self.reader.extract(page.body, url=page.url, content_type=page.content_type)
+        text = truncate(article.text, self.settings.max_content_length)
+        # The fetch is cheap, the model is not: look under the article's other keys first.
+        look, store, by_text = _article_keys(key, page.url, article.canonical_url, text)
+        found = await self.cache.find(look)
+        if found is not None:
+            await self.cache.alias(key, *found)
+            return found[0], False
+        # Another URL of the same text may be being written elsewhere: wait for it, or write.
+        claim = await self.leases.claim(by_text, deadline - asyncio.get_running_loop().time())
+        if isinstance(claim, Found):
+            entry = decode_entry(claim.entry)
+            if entry is not None:
+                await self.cache.alias(key, entry, claim.ttl_ms)
+                return entry, False
+            claim = Lease(None, by_text)
+        async with claim:
+            return await self._write(key, text, article.title, "url", store), True
+
+    async def _write(
+        self,
+        key: str,
+        text: str,
+        title: str | None,
+        kind: SourceType,
+        copies: tuple[str, ...] = (),
+    ) -> CacheEntry:
+        thread, generator = await self.writer.write(text, title)
+        entry = CacheEntry.new(thread, kind, title, generator, self._clock(), (key, *copies))
+        fell_back = generator == "offline" and self.writer.openai is not None
+        self.analytics.generation(kind, generator, fell_back)
+        ttl = FALLBACK_TTL_SECONDS if fell_back else None
+        await self.cache.set(key, entry, ttl, copies=copies)
+        return entry
+
+
+def _article_keys(
+    key: str, page_url: str, canonical: str | None, text: str
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """Where a fetched article's thread may already be — under the URL the fetch ended at, the
+    URL the page names as its own (when it may: source.canonical_alias), its text's key — and
+    where a thread made now is copied: only keys of what was fetched, the final URL's and the
+    text's. A named URL is read, never written: a page may name any URL of its site (on a site
+    where anyone can publish, another author's), and its thread must not become that URL's.
+    Third: the text's key, whose lease stands for the article while it is written."""
+    by_text = article_key(text)
+    try:
+        final = url_key(normalize_url(page_url))
+    except ValueError:
+        final = key
+    named = canonical_alias(page_url, canonical) if canonical else None
+    look = (final, url_key(named) if named is not None else key, by_text)
+    return _other(key, look), _other(key, (final, by_text)), by_text
+
+
+def _other(key: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(k for k in keys if k != key))

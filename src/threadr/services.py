@@ -31,9 +31,12 @@ from .limits import quota, ratelimit
 from .limits.admission import Admission
 from .limits.quota import Quota
 from .limits.ratelimit import Limiter
+from .storage import leases
 from .storage.client import create_redis
 from .storage.counters import Counters
 from .storage.gateway import Gateway
+from .storage.leases import Leases
+from .storage.signals import Signals
 from .storage.watch import RedisWatch
 from .subscribers import store as subscribers
 from .subscribers.store import Subscribers
@@ -95,6 +98,7 @@ async def build_services(
             sessions.SCRIPT,
             premium.SCRIPT,
             history.SCRIPT,
+            leases.SCRIPT,
         )
 
     if fetcher is None:
@@ -133,8 +137,19 @@ async def build_services(
     await counters.start()
     stack.push_async_callback(counters.aclose)  # before the gateway closes: the last flush
     writer = ThreadWriter(openai_writer, max_tweets=settings.max_thread_tweets)
+    # Misses of one article on other instances wait for ours (and ours for theirs): leases in
+    # Redis, and one pub/sub connection that tells the waiters of this process (closed before
+    # the client it came from).
+    signals = Signals(redis, timeout=settings.redis_timeout_seconds)
+    stack.push_async_callback(signals.aclose)
     pipeline = Pipeline(
-        settings, cache=cache, writer=writer, fetcher=fetcher, reader=reader, analytics=analytics
+        settings,
+        cache=cache,
+        writer=writer,
+        fetcher=fetcher,
+        reader=reader,
+        analytics=analytics,
+        leases=Leases(gateway, signals),
     )
     log.info(
         "Threadr %s ready: redis=%s, writer=%s",

@@ -147,6 +147,47 @@ def normalize_url(url: str) -> str:
     return _normal_url(urlsplit(url.strip()))
 
 
+def canonical_alias(page_url: str, canonical: str) -> str | None:
+    """The normal form of the URL a page at `page_url` names as its own (rel=canonical,
+    og:url), when the page may be answered with that URL's thread; else None. (A named URL is
+    only ever read: generate.py never writes a thread under it.)
+
+    A page may name only its own site: the same host but for one variant label in front
+    (_VARIANT_LABELS: m.example.com may name www.example.com or example.com, and the reverse),
+    the same port, no user info. And a page read over plain http, which anyone on the way may
+    have changed, cannot speak for an https URL (an https page may name its http twin)."""
+    if len(canonical) > MAX_URL_LENGTH:
+        return None
+    try:
+        page = urlsplit(normalize_url(page_url))
+        claimed = urlsplit(canonical.strip())
+        normal = _normal_url(claimed)
+    except ValueError:
+        return None
+    named = urlsplit(normal)
+    if (
+        named.scheme not in DEFAULT_PORTS
+        or "@" in claimed.netloc
+        or (page.scheme == "http" and named.scheme == "https")
+        or _site(named.netloc) != _site(page.netloc)
+    ):
+        return None
+    return normal
+
+
+# Leading host labels that name a variant of one site's pages: mobile, AMP, www.
+_VARIANT_LABELS = ("www.", "m.", "mobile.", "amp.")
+
+
+def _site(netloc: str) -> str:
+    """A normal host[:port] without its variant label (kept when no dot would remain: m.com
+    is a site of its own, not a variant of com)."""
+    for label in _VARIANT_LABELS:
+        if netloc.startswith(label) and "." in netloc[len(label) :]:
+            return netloc[len(label) :]
+    return netloc
+
+
 def _normal_url(parts: SplitResult) -> str:
     scheme = parts.scheme.lower()
     host = _normal_host(parts.netloc)

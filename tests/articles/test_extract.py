@@ -153,6 +153,30 @@ def test_metadata_fields() -> None:
     assert article.description == "The cod is back."
 
 
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ('<link rel="canonical" href="/cod">', "https://news.example/cod"),
+        (
+            '<link rel="Alternate CANONICAL" href=" https://news.example/cod?x=1 ">',
+            "https://news.example/cod?x=1",
+        ),
+        ('<meta property="og:url" content="https://news.example/og">', "https://news.example/og"),
+        (
+            '<meta property="og:url" content="https://news.example/og">'
+            '<link rel="canonical" href="https://news.example/link">',
+            "https://news.example/link",  # the link wins over og:url
+        ),
+        ('<link rel="canonical" href="">', None),
+        (f'<link rel="canonical" href="/{"x" * 2100}">', None),  # no browser sends that
+        ("", None),
+    ],
+)
+def test_the_url_a_page_names_as_its_own(head: str, expected: str | None) -> None:
+    article = extract(make_page(head=head).encode(), url="https://news.example/amp/cod")
+    assert article.canonical_url == expected
+
+
 # --- body --------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.factories import until
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -95,3 +97,98 @@ class RedisServer:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
             await self.proc.wait()
+
+
+class LocalCluster:
+    """`masters` cluster-enabled redis-servers of our own, and `replicas` more per master, joined
+    into one cluster by `redis-cli --cluster create`, their files in `data` (`masters` holds the
+    ports it made masters). `cluster-require-full-coverage no`: a master that dies with no
+    replica takes only its own slots away, the others keep serving theirs."""
+
+    def __init__(self, data: Path, masters: int = 3, replicas: int = 0) -> None:
+        self.data = data
+        self.replicas = replicas
+        self.ports = [free_port() for _ in range(masters * (1 + replicas))]
+        self.procs: dict[int, asyncio.subprocess.Process] = {}
+        self.masters: list[int] = []  # known once started
+        self._logs: list[asyncio.Task[bytes]] = []  # each server's output, read to its end
+
+    @property
+    def url(self) -> str:
+        """REDIS_URL naming the first node (the client learns the others from it)."""
+        return f"redis://127.0.0.1:{self.ports[0]}"
+
+    async def start(self) -> None:
+        for port in self.ports:
+            self.procs[port] = proc = await asyncio.create_subprocess_exec(
+                "redis-server",
+                "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.data),
+                "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                "--cluster-port", str(free_port()),  # not port + 10000, which may be taken
+                "--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no",
+                # A replica may take over however long since it last heard from its master (by
+                # default not after 10 node timeouts: a replica that never synced anything).
+                "--cluster-replica-validity-factor", "0",
+                "--appendonly", "no", "--save", "",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            assert proc.stdout is not None
+            async with asyncio.timeout(20):
+                seen = b""
+                while b"Ready to accept connections" not in seen:
+                    line = await proc.stdout.readline()
+                    assert line, f"redis-server exited: {seen.decode()}"
+                    seen += line
+            self._logs.append(asyncio.create_task(proc.stdout.read()))  # so it never blocks
+        create = await asyncio.create_subprocess_exec(
+            "redis-cli", "--cluster", "create",
+            *(f"127.0.0.1:{port}" for port in self.ports),
+            "--cluster-replicas", str(self.replicas), "--cluster-yes",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(create.communicate(), 30)
+        assert create.returncode == 0, out.decode()
+        for port in self.ports:
+            await self.wait_until_ok(port)
+        self.masters = sorted(await self.serving(self.ports[0]))
+
+    async def serving(self, port: int) -> set[int]:
+        """The ports of the masters that serve slots and are not failed, as `port` sees them."""
+        found = set()
+        for line in (await self.cli(port, "cluster", "nodes")).decode().splitlines():
+            # id, host:port@bus, flags, master, ping, pong, epoch, link state, slots…
+            fields = line.split()
+            if "master" in fields[2] and "fail" not in fields[2] and len(fields) > 8:
+                found.add(int(fields[1].split("@")[0].rsplit(":", 1)[1]))
+        return found
+
+    async def wait_until_ok(self, port: int, within: float = 20) -> None:
+        """Until the node on `port` says `cluster_state:ok`."""
+
+        async def ok() -> bool:
+            return b"cluster_state:ok" in await self.cli(port, "cluster", "info")
+
+        await until(ok, within)
+
+    async def cli(self, port: int, *args: str) -> bytes:
+        """`redis-cli -p port args…`: its output."""
+        proc = await asyncio.create_subprocess_exec(
+            "redis-cli", "-p", str(port), *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,  # "Could not connect" from a node killed on purpose
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        return out
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the node on `port` (no goodbye to the others or the clients)."""
+        self.procs[port].kill()
+
+    async def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        await asyncio.gather(*self._logs)

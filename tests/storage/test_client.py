@@ -6,7 +6,8 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import SSLConnection
 
 from tests.factories import make_settings
 from threadr.config import unverified_tls_options
@@ -69,3 +70,23 @@ def test_the_settings_read_a_url_as_redis_py_does(query: str) -> None:
     context = connection.ssl_context.get()
     verified = context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert (not unverified_tls_options(url)) == verified
+
+
+async def test_a_cluster_client_has_the_same_options_and_a_pool_per_node() -> None:
+    settings = make_settings(
+        REDIS_URL="rediss://default:pw@node-1:7000",
+        REDIS_CLUSTER="true",
+        REDIS_MAX_CONNECTIONS="8",
+        REDIS_TIMEOUT_SECONDS="1.5",
+    )
+    cluster = create_redis(settings)  # connects lazily
+    assert isinstance(cluster, RedisCluster)
+    options = cluster.connection_kwargs
+    assert options["max_connections"] == 8 + 4  # per node: the lane is not used on a cluster
+    assert options["socket_timeout"] is None and options["socket_connect_timeout"] == 1.5
+    assert options["connection_class"] is SSLConnection
+    assert options["ssl_cert_reqs"] == ssl.CERT_REQUIRED and options["ssl_check_hostname"]
+    assert options["password"] == "pw" and options["client_name"] == "threadr"
+    # A master down takes its own slots away, not the client's whole map.
+    assert not cluster.nodes_manager.require_full_coverage
+    await cluster.aclose()

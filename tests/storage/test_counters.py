@@ -6,6 +6,7 @@ import fakeredis
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.factories import make_gateway, until
 from threadr.storage.counters import Counters
@@ -76,3 +77,23 @@ async def test_a_refused_update_is_not_sent_again_nor_held_against_redis() -> No
     assert await redis.hget("threadr:stats:t", "misses") == b"15"  # not 5, 15, 30
     assert not gateway.breaker.is_open
     await redis.aclose()
+
+
+async def test_a_node_that_did_not_answer_keeps_its_deltas() -> None:
+    """A cluster's pipeline returns a node's connection error in place under
+    raise_on_error=False, as it does a refusal: that is Redis away, and the deltas wait."""
+
+    class Unanswered:
+        def pipeline(self, transaction: bool = True) -> Unanswered:
+            return self
+
+        def hincrby(self, *args: object) -> None:
+            pass
+
+        async def execute(self, raise_on_error: bool = True) -> list[object]:
+            return [RedisConnectionError("Error 111 connecting to 127.0.0.1:7002.")]
+
+    counters = Counters(make_gateway(Unanswered()))
+    counters.add("threadr:stats:t", "hits", 2)
+    assert not await counters.flush()
+    assert counters.pending == {("threadr:stats:t", "hits"): 2}

@@ -35,3 +35,10 @@ async def test_the_lane_sends_what_redis_py_would_send() -> None:
     assert await call.run_on(lane, keys, args) == [1]  # type: ignore[arg-type]
     expected = Connection().pack_command("EVALSHA", LIMITER.sha, 2, *keys, *args, *call.tail)
     assert lane.sent == [b"".join(expected)]
+
+
+def test_a_call_without_its_read_drops_the_last_key_only() -> None:
+    reading = ScriptCall(LIMITER, keys=3, argc=2, tail=(b"1", b"2"), hot=True)
+    alone = reading.unread
+    assert (alone.keys, alone.argc, alone.tail, alone.hot) == (2, 2, (b"1", b"2"), False)
+    assert reading.unread is alone  # made once

@@ -8,8 +8,10 @@ import logging
 
 import pytest
 from fakeredis import FakeServer
+from redis.asyncio import RedisCluster
 
 from tests.factories import BrokenRedis, CountingRedis, until
+from tests.integration.processes import free_port
 from threadr.storage.watch import RedisWatch
 
 
@@ -57,3 +59,17 @@ async def test_the_state_is_refreshed_in_the_background_until_stopped() -> None:
     await until(lambda: len(redis.commands) >= 3)  # start-up's PING, then the watch's own
     await watch.stop()
     assert watch._task is not None and watch._task.cancelled()  # no PING after the app stops
+
+
+async def test_a_cluster_no_node_of_which_answers_is_down_not_a_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """RedisCluster says so with RedisClusterException, which is no RedisError."""
+    client = RedisCluster(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    watch = RedisWatch(client, timeout=2.0)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        await watch.start()
+    await watch.stop()
+    await client.aclose()
+    assert watch.status == "disconnected"
+    assert "Redis connection failed (Redis Cluster cannot be connected" in caplog.text

@@ -91,10 +91,8 @@ class Premium:
     async def until(self, holder: str) -> int | None:
         """`holder`'s expiry (epoch ms), None when it never had premium; ServiceUnavailable
         when Redis cannot say."""
-        raw = await self.gateway.call(
-            lambda r: r.hget(premium_key(holder), "until"),
-            "premium check",
-        )
+        key = premium_key(holder)
+        raw = await self.gateway.call(lambda r: r.hget(key, "until"), "premium check", key=key)
         if raw is UNAVAILABLE:
             raise self.gateway.refused("Premium checks need")
         return int(raw) if raw else None
@@ -110,6 +108,7 @@ class Premium:
         fields: dict[bytes, bytes] | Unavailable = await self.gateway.call(
             lambda r: r.hgetall(source),  # type: ignore[arg-type,return-value]
             "premium claim",
+            key=source,
         )
         if fields is UNAVAILABLE:
             raise self.gateway.refused("Signing in needs")

@@ -154,6 +154,7 @@ class Sessions:
         members: list[bytes] | Unavailable = await self.gateway.call(
             lambda r: r.zrevrange(index, 0, -1),  # type: ignore[arg-type,return-value]
             "session list",
+            key=index,
         )
         if members is UNAVAILABLE:
             raise self.gateway.refused("Accounts need")

@@ -34,7 +34,9 @@ class Accounts:
     async def create(self, account: Account) -> bool:
         """Store `account` unless its email is taken (False)."""
         key, value = account_key(account.email), _encode(account)
-        done = await self.gateway.call(lambda r: r.set(key, value, nx=True), "account create")
+        done = await self.gateway.call(
+            lambda r: r.set(key, value, nx=True), "account create", key=key
+        )
         if done is UNAVAILABLE:
             raise self.gateway.refused("Accounts need")
         return bool(done)
@@ -57,4 +59,4 @@ class Accounts:
         hash keeps working if this write is lost."""
         key = account_key(account.email)
         value = _encode(msgspec.structs.replace(account, password_hash=password_hash))
-        await self.gateway.call(lambda r: r.set(key, value, xx=True), "account rehash")
+        await self.gateway.call(lambda r: r.set(key, value, xx=True), "account rehash", key=key)

@@ -1,5 +1,6 @@
 """Usage analytics read back: a daily series of the last N UTC days, from every instance's
-flushed counts, in one pipeline (HGETALL and PFCOUNT per day) — no SCAN, no KEYS.
+flushed counts, in one pipeline (HGETALL and PFCOUNT per day; on Redis Cluster the PFCOUNTs
+apart, all at once) — no SCAN, no KEYS.
 
 Unique users come from a HyperLogLog: exact for small sets (Redis keeps up to a few hundred
 members in its sparse encoding, where counts are exact in practice), within 0.81 % (standard
@@ -7,6 +8,7 @@ error) beyond."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -65,8 +67,15 @@ async def read(gateway: Gateway, days: int, now: float) -> UsageSeries:
         pipe = redis.pipeline(transaction=False)
         for day in wanted:
             pipe.hgetall(analytics_day_key(day))
-            pipe.pfcount(analytics_users_key(day))
+            if not gateway.cluster:
+                pipe.pfcount(analytics_users_key(day))
         replies: list[Any] = await pipe.execute()
+        if gateway.cluster:
+            # A cluster's pipeline refuses PFCOUNT (it may name keys of several slots): one
+            # call per day, all at once.
+            users = [redis.pfcount(analytics_users_key(day)) for day in wanted]
+            uniques = await asyncio.gather(*users)
+            replies = [reply for pair in zip(replies, uniques, strict=True) for reply in pair]
         return replies
 
     reply = await gateway.call(send, "usage analytics")

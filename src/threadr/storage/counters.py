@@ -1,6 +1,7 @@
 """Counters shared by every instance: counted in process, flushed to Redis hashes (HINCRBY, one
-pipeline) every FLUSH_SECONDS and at shutdown, so that counting costs the hot path no round trip
-and no more than the attribute increment it already did (docs/performance.md).
+pipeline; one per key on Redis Cluster) every FLUSH_SECONDS and at shutdown, so that counting
+costs the hot path no round trip and no more than the attribute increment it already did
+(docs/performance.md).
 
 Sources that count on a hot path keep plain integers and are harvested at each flush (a
 `Harvest` callback turns what they counted since the last one into `add` calls); anything else
@@ -17,6 +18,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from .gateway import UNAVAILABLE, Gateway
 
 if TYPE_CHECKING:
@@ -29,6 +33,7 @@ FLUSH_SECONDS = 1.0  # how far behind the shared counts may run, and what a cras
 # (a unique count then reads low) rather than let an outage grow the process without bound.
 MAX_PENDING_MEMBERS = 50_000
 Harvest = Callable[["Counters"], None]
+Pending = dict[tuple[str, str], int]  # (hash key, field) → delta
 
 
 class Counters:
@@ -37,7 +42,7 @@ class Counters:
     def __init__(self, gateway: Gateway, *, interval: float = FLUSH_SECONDS) -> None:
         self.gateway = gateway
         self.interval = interval
-        self._pending: dict[tuple[str, str], int] = {}
+        self._pending: Pending = {}
         self._ttls: dict[str, int] = {}
         self._members: dict[str, set[str]] = {}
         self._harvests: list[Harvest] = []
@@ -69,7 +74,7 @@ class Counters:
         self._harvests.append(fn)
 
     @property
-    def pending(self) -> dict[tuple[str, str], int]:
+    def pending(self) -> Pending:
         """The deltas not yet in Redis (a copy)."""
         return dict(self._pending)
 
@@ -89,21 +94,54 @@ class Counters:
             return True
         pending, ttls, members = self._pending, self._ttls, self._members
         self._pending, self._ttls, self._members = {}, {}, {}
+        if not self.gateway.cluster:
+            return await self._send(pending, ttls, members)
+        # Redis Cluster: a pipeline per key, on its node and breaker. One across nodes fails
+        # whole when one master is down, after the others applied their part: sent again, that
+        # part would count twice every second; this way only the dead master's keys wait.
+        batches: dict[str, tuple[Pending, dict[str, int], dict[str, set[str]]]] = {}
+        for item, n in pending.items():
+            batches.setdefault(item[0], ({}, {}, {}))[0][item] = n
+        for key, ttl in ttls.items():
+            batches.setdefault(key, ({}, {}, {}))[1][key] = ttl
+        for key, added in members.items():
+            batches.setdefault(key, ({}, {}, {}))[2][key] = added
+        sent = await asyncio.gather(
+            *(self._send(*batch, key=key) for key, batch in batches.items())
+        )
+        return all(sent)
+
+    async def _send(
+        self,
+        pending: Pending,
+        ttls: dict[str, int],
+        members: dict[str, set[str]],
+        *,
+        key: str | None = None,
+    ) -> bool:
+        """One pipeline of these deltas (all of `key`'s, on a cluster); on failure they go back
+        in front of whatever was counted meanwhile."""
 
         async def send(redis: Redis) -> Any:
             pipe = redis.pipeline(transaction=False)
-            for (key, field), n in pending.items():
-                pipe.hincrby(key, field, n)
-            for key, added in members.items():
-                pipe.pfadd(key, *added)
-            for key, ttl in ttls.items():
-                pipe.expire(key, ttl)
+            for (name, field), n in pending.items():
+                pipe.hincrby(name, field, n)
+            for name, added in members.items():
+                pipe.pfadd(name, *added)
+            for name, ttl in ttls.items():
+                pipe.expire(name, ttl)
             # A command Redis refuses (a key of another type, an overflow) comes back in its
             # place instead of raising: the others were applied, so the whole batch must not
             # be sent again, and one bad key must not count against the breaker every second.
-            return await pipe.execute(raise_on_error=False)
+            replies = await pipe.execute(raise_on_error=False)
+            for reply in replies:
+                # A node that did not answer, returned in place too by a cluster's pipeline:
+                # that is Redis away, not a refusal.
+                if isinstance(reply, RedisConnectionError | RedisTimeoutError):
+                    raise reply
+            return replies
 
-        replies = await self.gateway.call(send, "counters flush")
+        replies = await self.gateway.call(send, "counters flush", key=key)
         if replies is not UNAVAILABLE:
             refused = [r for r in replies if isinstance(r, Exception)]
             if refused:
@@ -113,10 +151,10 @@ class Counters:
         # applied the pipeline would count twice: rare (a timeout after the write), and bounded.
         for item, n in pending.items():
             self._pending[item] = self._pending.get(item, 0) + n
-        for key, ttl in ttls.items():
-            self._ttls.setdefault(key, ttl)
-        for key, added in members.items():
-            self.pfadd(key, added)
+        for name, ttl in ttls.items():
+            self._ttls.setdefault(name, ttl)
+        for name, added in members.items():
+            self.pfadd(name, added)
         return False
 
     async def start(self) -> None:

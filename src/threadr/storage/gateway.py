@@ -3,7 +3,8 @@ cache hit) on the lane when it has a free connection (lane.py), everything else 
 pool behind a bound on calls in flight; all under one deadline (deadline.py) and one circuit
 breaker (breaker.py), so that with Redis down or slow a call answers UNAVAILABLE — use the
 in-process fallback — instead of an error or a hang. Stores call `get`, `script` or `call` and
-never see a connection or a packed byte. Redis Cluster plugs in here (a later issue)."""
+never see a connection or a packed byte. On Redis Cluster, `ClusterGateway` (cluster.py) takes
+its place: no lane, a breaker per node."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import MaxConnectionsError, RedisError
 
 from threadr.config import Settings
@@ -85,6 +86,10 @@ class Slots:
 class Gateway:
     """The one way to Redis for every store; `redis=None` (not configured) answers UNAVAILABLE."""
 
+    cluster = False  # a Redis Cluster (cluster.py): the stores split what one slot cannot hold
+    # What a failed call raises: it falls back and counts on the breaker (read only then).
+    failures: tuple[type[Exception], ...] = (RedisError, OSError)
+
     def __init__(
         self,
         redis: Redis | None,
@@ -110,9 +115,14 @@ class Gateway:
         """A process's gateway: REDIS_MAX_CONNECTIONS split between the lane (the cache hit's one
         command, cache reads) and the pool (everything else), so the two never hold more
         together."""
+        timeout = settings.redis_timeout_seconds
+        if isinstance(redis, RedisCluster):
+            from .cluster import ClusterGateway  # here: cluster.py subclasses Gateway
+
+            return ClusterGateway(redis, pool_slots=settings.redis_max_connections, timeout=timeout)
         lane_size, pool_size = split_connections(settings.redis_max_connections)
         lane = Lane(redis, lane_size) if redis is not None and lane_size else None
-        return cls(redis, lane=lane, pool_slots=pool_size, timeout=settings.redis_timeout_seconds)
+        return cls(redis, lane=lane, pool_slots=pool_size, timeout=timeout)
 
     async def aclose(self) -> None:
         """Close the lane's connections (the client, and so the pool, belongs to its maker)."""
@@ -150,24 +160,28 @@ class Gateway:
     # Each entry point opens with the same three-line check rather than a shared helper: it runs
     # on every cache hit, and a call there is measurable (bench/callcount.py).
 
-    async def call(self, fn: Callable[[Redis], Awaitable[T]], what: str) -> T | Unavailable:
-        """`fn(redis)` on a pooled connection: any redis-py command or pipeline."""
+    async def call(
+        self, fn: Callable[[Redis], Awaitable[T]], what: str, *, key: str | bytes | None = None
+    ) -> T | Unavailable:
+        """`fn(redis)` on a pooled connection: any redis-py command or pipeline. `key`, one of
+        the keys it touches (all in one hash slot), names the Redis Cluster node whose breaker
+        it counts on; a single Redis has one breaker and ignores it."""
         redis = self.redis
         if redis is None or not self.breaker.allow():
             return UNAVAILABLE
-        return await self._pooled(redis, fn, what)
+        return await self._pooled(redis, fn, what, self.breaker)
 
     async def set(self, key: str, value: bytes, ttl: int, what: str) -> bool | Unavailable:
         """SET `key` to `value`, expiring in `ttl` seconds."""
-        return await self.call(lambda r: r.set(key, value, ex=ttl), what)  # type: ignore[arg-type,return-value]
+        return await self.call(lambda r: r.set(key, value, ex=ttl), what, key=key)  # type: ignore[arg-type,return-value]
 
     async def delete(self, key: str, what: str) -> int | Unavailable:
         """DEL `key`: how many keys were removed."""
-        return await self.call(lambda r: r.delete(key), what)
+        return await self.call(lambda r: r.delete(key), what, key=key)
 
     async def mget(self, keys: Sequence[bytes], what: str) -> list[bytes | None] | Unavailable:
         """MGET `keys` (all in one hash slot, for Redis Cluster)."""
-        return await self.call(lambda r: r.mget(keys), what)  # type: ignore[arg-type,return-value]
+        return await self.call(lambda r: r.mget(keys), what, key=keys[0] if keys else None)  # type: ignore[arg-type,return-value]
 
     async def get(self, key: str, what: str) -> bytes | Unavailable | None:
         """GET `key` (bytes, or None when absent)."""
@@ -177,9 +191,11 @@ class Gateway:
         lane = self.lane
         if lane is not None and lane.free:
             # No await between `free` and the call's start: the connection is still there.
-            return await self._attempt(lane.execute(command(b"GET", key.encode())), what)
+            return await self._attempt(
+                lane.execute(command(b"GET", key.encode())), what, self.breaker
+            )
         # No decode_responses on this client: a value is bytes.
-        return await self._pooled(redis, lambda r: r.get(key), what)  # type: ignore[arg-type,return-value]
+        return await self._pooled(redis, lambda r: r.get(key), what, self.breaker)  # type: ignore[arg-type,return-value]
 
     async def script(
         self, call: ScriptCall, keys: Sequence[bytes], args: Sequence[bytes], what: str
@@ -191,8 +207,8 @@ class Gateway:
             return UNAVAILABLE
         lane = self.lane
         if call.hot and lane is not None and lane.free:
-            return await self._attempt(call.run_on(lane, keys, args), what)
-        return await self._pooled(redis, lambda r: call.run(r, keys, args), what)
+            return await self._attempt(call.run_on(lane, keys, args), what, self.breaker)
+        return await self._pooled(redis, lambda r: call.run(r, keys, args), what, self.breaker)
 
     async def script_and_get(
         self,
@@ -201,11 +217,12 @@ class Gateway:
         args: Sequence[bytes],
         get: bytes,
         what: str,
-    ) -> tuple[list[Any], bytes | None] | Unavailable:
+    ) -> tuple[list[Any], bytes | Unavailable | None] | Unavailable:
         """`script`, and GET `get` in the same round trip: the script's reply and the value.
 
         The scripts that offer this read a key passed after their own as the last element of
-        their reply (`call` counts it among its keys); a wrong-type key reads as None."""
+        their reply (`call` counts it among its keys); a wrong-type key reads as None. (On a
+        cluster, two calls: the value is UNAVAILABLE when only the script's node answered.)"""
         reply = await self.script(call, (*keys, get), args, what)
         if reply is UNAVAILABLE:
             return UNAVAILABLE
@@ -226,24 +243,33 @@ class Gateway:
             log.info("Lua scripts not registered at start-up (%r); EVAL will register them", exc)
 
     async def _pooled(
-        self, redis: Redis, fn: Callable[[Redis], Awaitable[T]], what: str
+        self,
+        redis: Redis,
+        fn: Callable[[Redis], Awaitable[T]],
+        what: str,
+        breaker: CircuitBreaker,
     ) -> T | Unavailable:
         slots = self._slots
         if slots.try_acquire():
             try:
-                return await self._attempt(fn(redis), what)  # made only once it has a slot
+                # The call is made only once it has a slot.
+                return await self._attempt(fn(redis), what, breaker)
             finally:
                 slots.release()
-        return await self._queued(redis, fn, what)
+        return await self._queued(redis, fn, what, breaker)
 
     async def _queued(
-        self, redis: Redis, fn: Callable[[Redis], Awaitable[T]], what: str
+        self,
+        redis: Redis,
+        fn: Callable[[Redis], Awaitable[T]],
+        what: str,
+        breaker: CircuitBreaker,
     ) -> T | Unavailable:
         """A pool call that must wait for a slot. The wait and the command share the one
         deadline: with Redis hung, a queue of calls on a few slots would otherwise be served
         a timeout at a time (20 calls on 2 slots took ten timeouts). A call whose wait saw
         the breaker open does not add itself to the Redis that opened it."""
-        slots, breaker, deadlines = self._slots, self.breaker, self._deadlines
+        slots, deadlines = self._slots, self._deadlines
         trips = breaker.trips
         sent = False
 
@@ -261,28 +287,33 @@ class Gateway:
             finally:
                 slots.release()
 
-        return await self._attempt(wait_then_send(), what, reached=lambda: sent)
+        return await self._attempt(wait_then_send(), what, breaker, reached=lambda: sent)
 
     async def _attempt(
-        self, call: Awaitable[T], what: str, *, reached: Callable[[], bool] = lambda: True
+        self,
+        call: Awaitable[T],
+        what: str,
+        breaker: CircuitBreaker,
+        *,
+        reached: Callable[[], bool] = lambda: True,
     ) -> T | Unavailable:
-        """Run `call` under one deadline; only a call that `reached` Redis counts for the
-        breaker, failure or success."""
+        """Run `call` under one deadline; only a call that `reached` Redis counts for
+        `breaker`, failure or success."""
         try:
             result = await self._deadlines.run(call)  # TimeoutError is an OSError
         except MaxConnectionsError as exc:
             # Our own pool is full, not a Redis fault: fall back for this call, count nothing.
             log.warning("Redis pool exhausted (%s: %r); using the in-process fallback", what, exc)
             return UNAVAILABLE
-        except (RedisError, OSError) as exc:
+        except self.failures as exc:
             if not reached():
                 # Out of time in the slot queue: the pool is busy, which says nothing of Redis
                 # (the calls in flight report on it), so it counts nothing towards opening.
                 log.warning("No Redis connection free in time (%s); using the fallback", what)
                 return UNAVAILABLE
-            self.breaker.failure()
+            breaker.failure()
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
             return UNAVAILABLE
         if reached():
-            self.breaker.success()
+            breaker.success()
         return result

@@ -8,7 +8,9 @@ import re
 ROOT = "threadr:"  # every key the service writes starts with this
 
 # Cached threads, msgpack-encoded CacheEntry; TTL = CACHE_TTL_HOURS. This prefix holds entries
-# only (no counters, locks or indexes), so its size is the number of cached threads.
+# only (no counters, locks or indexes). One article's thread may sit under several keys: its
+# request URL's, the URL its fetch ended at and its text digest's, and every other URL it was
+# later found for (aliases: copies of the entry, each expiring with the entry it copied).
 CACHE_PREFIX = f"{ROOT}cache:v1:"
 
 # Index of the cache entries: a sorted set of their keys scored by expiry (epoch seconds),
@@ -27,8 +29,28 @@ QUOTA_PREFIX = f"{ROOT}quota:"
 
 
 def cache_key(kind: str, digest: str) -> str:
-    """`kind` is "url" or "text"; `digest` the sha256 hex of the normalised input."""
+    """`kind` is "url" or "text" (`digest`: the sha256 hex of the normalised input), or
+    "article" (the sha256 hex of the text extracted from a page, as the writer gets it)."""
     return f"{CACHE_PREFIX}{kind}:{digest}"
+
+
+# Generation leases (storage/leases.py): the instance writing a cache key's entry holds its
+# lease, a random token, so that the others wait for the entry instead of paying OpenAI again.
+# The lease's hash tag is the entry's whole key, which puts both in one Redis Cluster slot (a
+# key without braces hashes whole) for the script that reads one and takes the other. TTL:
+# leases.LEASE_MS (15 s), renewed every 5 s while the holder works; see leases.py for why.
+LEASE_PREFIX = f"{ROOT}lease:v1:"
+# Pub/sub channel per cache key: its lease was released (the entry written, or the work
+# failed), so waiters look now instead of at their next check. Not a key: nothing is stored.
+RELEASED_PREFIX = f"{ROOT}released:v1:"
+
+
+def lease_key(entry_key: str) -> str:
+    return f"{LEASE_PREFIX}{{{entry_key}}}"
+
+
+def released_channel(entry_key: str) -> str:
+    return f"{RELEASED_PREFIX}{entry_key}"
 
 
 # What may appear verbatim in a key (IP addresses, `user:<id>`); anything else is hashed.

@@ -53,6 +53,7 @@ class ScriptCall:
         "_heads",
         "_numkeys",
         "_packed_tail",
+        "_unread",
         "argc",
         "hot",
         "keys",
@@ -83,6 +84,18 @@ class ScriptCall:
             count + bulk(b"EVAL") + bulk(script.source.encode()) + numkeys,
         )
         self._packed_tail = b"".join(map(bulk, self.tail))
+        self._unread: ScriptCall | None = None
+
+    @property
+    def unread(self) -> ScriptCall:
+        """This call without its last key: the script's own keys alone, for when the key it
+        would read along lives in another hash slot (the gateway's `script_and_get` on Redis
+        Cluster)."""
+        if self._unread is None:
+            self._unread = ScriptCall(
+                self.script, keys=self.keys - 1, argc=self.argc, tail=self.tail
+            )
+        return self._unread
 
     async def run(self, redis: Redis, keys: Sequence[bytes], args: Sequence[bytes]) -> Any:
         """The call through redis-py, on a pooled connection."""

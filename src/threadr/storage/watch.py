@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from threadr.singleflight import SingleFlight
 
@@ -27,6 +27,7 @@ class RedisWatch:
         self.interval = interval
         self.timeout = timeout
         self.connected = False
+        self.error: Exception | None = None  # why the latest ping failed
         self._task: asyncio.Task[None] | None = None
         self._pings = SingleFlight[bool]()
 
@@ -48,10 +49,11 @@ class RedisWatch:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.redis.ping()
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, RedisClusterException) as exc:  # the last: no node answers
             if self.connected:
                 log.warning("Redis connection lost (%s); falling back to in-memory stores", exc)
             self.connected = False
+            self.error = exc
         else:
             if not self.connected:
                 log.info("Redis connection established successfully")
@@ -62,7 +64,9 @@ class RedisWatch:
         if self.redis is None:
             return
         if not await self.check():
-            log.warning("Redis connection failed; falling back to in-memory operations")
+            log.warning(
+                "Redis connection failed (%s); falling back to in-memory operations", self.error
+            )
         self._task = asyncio.create_task(self._run(), name="threadr-redis-watch")
 
     async def _run(self) -> None:

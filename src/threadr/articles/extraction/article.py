@@ -5,11 +5,13 @@ Pure and deterministic: no network, no global state."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 
 import msgspec
 from selectolax.lexbor import LexborHTMLParser
 
 from threadr.errors import Unprocessable
+from threadr.source import MAX_URL_LENGTH
 
 from .boilerplate import PASSES
 from .charset import decode
@@ -42,15 +44,17 @@ class Article(msgspec.Struct):
     site_name: str | None = None
     published: str | None = None  # as the page gives it, usually ISO 8601
     word_count: int = 0
+    # The URL the page names as its own (rel=canonical, else og:url), made absolute against the
+    # page's URL; unchecked: source.canonical_alias says whether it may speak for the page.
+    canonical_url: str | None = None
 
 
 def extract(body: bytes, *, url: str | None = None, content_type: str | None = None) -> Article:
     """Extract the article of a page; raises Unprocessable when there is none worth using.
 
     `content_type` is the response's Content-Type header (its charset is honoured first);
-    `url` is accepted for the callers' symmetry and future link resolution.
+    `url`, the page's own (after redirects), resolves a relative canonical URL.
     """
-    del url  # nothing depends on it yet; kept in the signature so callers need not change
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media and media not in _HTML_TYPES and media != "text/plain":
         raise Unprocessable(
@@ -93,7 +97,20 @@ def extract(body: bytes, *, url: str | None = None, content_type: str | None = N
         site_name=meta.site_name,
         published=meta.published,
         word_count=words,
+        canonical_url=_absolute(meta.canonical, url),
     )
+
+
+def _absolute(link: str | None, base: str | None) -> str | None:
+    """`link` resolved against `base`; None when there is none, or it is no link a browser
+    would follow (too long, or not parsable)."""
+    if not link:
+        return None
+    try:
+        absolute = urljoin(base, link) if base else link
+    except ValueError:
+        return None
+    return absolute if len(absolute) <= MAX_URL_LENGTH else None
 
 
 def _prefer_structured(text: str, meta: Metadata) -> str:

@@ -1,4 +1,5 @@
-"""Page metadata: title (with the site-name suffix trimmed), byline, language, JSON-LD article."""
+"""Page metadata: title (with the site-name suffix trimmed), byline, language, JSON-LD article,
+the URL the page names as its own (canonical)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Metadata(msgspec.Struct):
     published: str | None = None
     ld_body: str | None = None  # JSON-LD articleBody, a signal and a fallback for the body
     paywalled: bool = False  # JSON-LD isAccessibleForFree: false
+    canonical: str | None = None  # <link rel="canonical">, else og:url: as written (maybe relative)
 
 
 def squash(text: str) -> str:
@@ -58,6 +60,15 @@ def _meta(tree: LexborHTMLParser) -> dict[str, str]:
         if key and value and (key := key.strip().lower()) not in found:
             found[key] = squash(value)
     return found
+
+
+def _canonical(tree: LexborHTMLParser) -> str | None:
+    """The target of the page's first `<link rel="canonical">`, as written."""
+    for node in tree.css("link[rel][href]"):
+        attrs = node.attributes
+        if "canonical" in (attrs.get("rel") or "").lower().split():
+            return (attrs.get("href") or "").strip() or None
+    return None
 
 
 def _ld_objects(tree: LexborHTMLParser) -> list[dict[str, Any]]:
@@ -171,4 +182,5 @@ def read_metadata(tree: LexborHTMLParser) -> Metadata:
         published=clip(published, 64) if isinstance(published, str) else None,
         ld_body=body if isinstance(body, str) and body.strip() else None,
         paywalled=article.get("isAccessibleForFree") in (False, "False", "false"),
+        canonical=_canonical(tree) or meta.get("og:url"),
     )
