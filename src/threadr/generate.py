@@ -12,7 +12,7 @@ from .articles.extraction import Article
 from .articles.fetch import Page
 from .cache import CacheEntry, ThreadCache, key_for
 from .config import Settings
-from .errors import QuotaExceeded, Unprocessable
+from .errors import QuotaExceeded, ThreadrError, Unprocessable
 from .singleflight import SingleFlight
 from .source import Source
 from .writing.fit import truncate
@@ -38,6 +38,14 @@ class Account(Protocol):
 
     async def reserve(self) -> None: ...
     async def refund(self) -> None: ...
+
+
+class Observer(Protocol):
+    """What a cache miss tells the app's metrics (observability/metrics.py, wired by
+    services.py): each fetch's seconds and failure code, each extraction's failure code."""
+
+    def fetched(self, seconds: float, failure: str | None) -> None: ...
+    def extraction_failed(self, reason: str) -> None: ...
 
 
 class PageFetcher(Protocol):
@@ -66,8 +74,10 @@ class Pipeline:
         reader: ArticleReader,
         clock: Callable[[], float] = time.time,
         analytics: Tally | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
+        self.observer = observer
         self.analytics = analytics if analytics is not None else Tally()
         self.cache = cache
         self.writer = writer
@@ -109,10 +119,7 @@ class Pipeline:
         title: str | None = None
         text = source.value
         if source.kind == "url":
-            page = await self.fetcher.fetch(source.value)
-            article = await self.reader.extract(
-                page.body, url=page.url, content_type=page.content_type
-            )
+            article = await self._read(source.value)
             title = article.title
             text = truncate(article.text, self.settings.max_content_length)
         thread, generator = await self.writer.write(text, title)
@@ -121,3 +128,24 @@ class Pipeline:
         self.analytics.generation(source.kind, generator, fell_back)
         await self.cache.set(key, entry, FALLBACK_TTL_SECONDS if fell_back else None)
         return entry
+
+    async def _read(self, url: str) -> Article:
+        """Fetch the page at `url` and extract its article, telling the observer how it went."""
+        observer = self.observer
+        started = time.perf_counter()
+        try:
+            page = await self.fetcher.fetch(url)
+        except ThreadrError as exc:
+            if observer is not None:
+                observer.fetched(time.perf_counter() - started, exc.code)
+            raise
+        if observer is not None:
+            observer.fetched(time.perf_counter() - started, None)
+        try:
+            return await self.reader.extract(
+                page.body, url=page.url, content_type=page.content_type
+            )
+        except ThreadrError as exc:
+            if observer is not None:
+                observer.extraction_failed(exc.code)
+            raise
