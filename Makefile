@@ -7,7 +7,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export TEST_REDIS_URL
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint unit integration bench bench-extract bench-hostile loadtest clean
+.PHONY: help install run test lint unit integration bench bench-extract bench-hostile loadtest screenshot clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,8 +34,9 @@ install: $(VENV)/.runtime ## create .venv and install the service
 run: $(VENV)/.runtime ## serve the API on $$PORT (8000); no REDIS_URL → memory, no OPENAI_API_KEY → offline
 	$(BIN)/threadr serve
 
-test: lint ## lint, then the whole suite (starts a local Redis if none answers)
+test: lint ## lint, then the whole suite (starts a local Redis if none answers, installs chromium)
 	@scripts/ensure-redis "$(TEST_REDIS_URL)"
+	@scripts/ensure-chromium
 	$(BIN)/pytest
 
 unit: $(VENV)/.test ## unit tests only (no Redis needed)
@@ -61,6 +62,9 @@ bench-hostile: $(VENV)/.bench ## /health and cache-hit latency while hostile pag
 
 loadtest: $(VENV)/.bench ## locustfile.py headless for 30 s against a local instance (memory stores, offline writer)
 	$(BIN)/python -m bench.loadtest --seconds 30
+
+screenshot: $(VENV)/.runtime ## regenerate docs/playground.png (headless Chromium, installed if missing)
+	scripts/playground-screenshot docs/playground.png
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build src/*.egg-info

@@ -1,14 +1,16 @@
 """Python function calls per cache hit, in process: a noise-free measure for comparing changes.
 
-    .venv/bin/python -m bench.callcount [--variants baseline,reference,nolimiter,signedin]
+    .venv/bin/python -m bench.callcount [--variants baseline,reference,nolimiter,nometrics,signedin]
                                         [--requests 2000]
 
 Each variant (`baseline`, the service as it is; `nolimiter` for RATE_LIMIT_ENABLED=false;
-`signedin` for hits by a signed-in account, its session looked up on each, its history saved;
-`reference` for the bare app of bench/reference.py; `nolane`, the service with the lane off;
-`cluster`, REDIS_CLUSTER=true on a cluster that bench/cluster.py starts) runs in its own
-process: the app from
-`create_app`, its lifespan running, a real Redis started here, and cache hits driven straight
+`nometrics` for METRICS_ENABLED=false, what /metrics' counting costs a hit; `accesslog` for
+ACCESS_LOG=true, its JSON line per request written to /dev/null; `signedin` for
+hits by a signed-in account, its session looked up on each, its history saved; `reference`
+for the bare app of bench/reference.py; `nolane`, the service with the lane off; `cluster`,
+REDIS_CLUSTER=true on a cluster that bench/cluster.py starts) runs in its own process: the
+app from `create_app`, its lifespan running, a real Redis started here, and cache hits driven
+straight
 through ASGI (no HTTP server, so uvicorn's share is not counted). cProfile counts every call;
 the driver's own few calls per request are the same in every variant. Wall-clock timings on a
 noisy VM move by ±10 %; call counts do not move at all, and at ~0.6 µs per call on the bench
@@ -66,6 +68,15 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         import threadr.storage.gateway
 
         threadr.storage.gateway.split_connections = lambda total: (0, total)  # type: ignore[attr-defined]
+    if variant == "nometrics":
+        env["METRICS_ENABLED"] = "false"
+    if variant == "accesslog":
+        import os
+
+        from threadr.observability.logs import configure_logging
+
+        env["ACCESS_LOG"] = "true"  # its JSON line per request, written to /dev/null
+        configure_logging(Settings.from_env(env), open(os.devnull, "w"), force=True)  # noqa: SIM115
     if variant == "reference":
         import os
 
@@ -204,7 +215,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(uvloop.run(hits(argv[1], argv[2], int(argv[3]), argv[4]))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="baseline,reference,nolimiter,signedin")
+    parser.add_argument("--variants", default="baseline,reference,nolimiter,nometrics,signedin")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="the first variant's top functions")
     parser.add_argument("--path", default="/api/generate", help="or /health (GET)")

@@ -107,6 +107,7 @@ def cache_hits(stack: Stack, plan: Plan) -> dict[str, Any]:
         Target("service", stack.services["on"], "/api/generate", post),
         Target("service, limiter off", stack.services["off"], "/api/generate", post),
         Target("service, analytics off", stack.services["noanalytics"], "/api/generate", post),
+        Target("service, metrics off", stack.services["nometrics"], "/api/generate", post),
     ]
     return compare(alternating(stack, targets, plan), "reference")
 

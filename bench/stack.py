@@ -7,6 +7,7 @@ uvloop and httptools, both installed), all on one throwaway Redis:
   what the load reaches (so nothing is denied, but every request pays for the accounting);
 - `off`: the same with RATE_LIMIT_ENABLED=false;
 - `noanalytics`: `on` with ANALYTICS_ENABLED=false (what usage analytics cost a hit);
+- `nometrics`: `on` with METRICS_ENABLED=false (what /metrics' counting costs a hit);
 - `miss`: development (so it may fetch from the local article server), limits as `on`;
 - `defaults`: production with the default limits on Redis DB 1, for Redis memory per identity.
 """
@@ -73,6 +74,8 @@ def service_env(kind: str, redis_url: str, openai: Server, articles: Server) -> 
         env["RATE_LIMIT_ENABLED"] = "false"
     elif kind == "noanalytics":
         env["ANALYTICS_ENABLED"] = "false"
+    elif kind == "nometrics":
+        env["METRICS_ENABLED"] = "false"
     elif kind == "miss":
         env |= {
             "ENVIRONMENT": "development",
@@ -91,7 +94,7 @@ def start(
     procs: Procs,
     cores: Cores,
     *,
-    services: tuple[str, ...] = ("on", "off", "noanalytics", "miss", "defaults"),
+    services: tuple[str, ...] = ("on", "off", "noanalytics", "nometrics", "miss", "defaults"),
     reference: bool = True,
     openai_delay: float = 0.05,
 ) -> Stack:

@@ -98,6 +98,10 @@ async def running_services(
     async def capturing(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             lifespan_state.update(state=scope["state"])
+        else:
+            # A shallow copy per request, as uvicorn gives (the ASGI spec's lifespan state);
+            # asgi-lifespan would hand every request the same dict.
+            scope["state"] = dict(scope["state"])
         await app(scope, receive, send)
 
     async with LifespanManager(capturing) as manager:
@@ -285,3 +289,21 @@ class GatedHasher(PasswordHasher):
         self.entered.set()
         self.gate.wait(timeout=10)
         return super().hash(password, salt=salt)
+
+
+def read_metrics(exposition: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a /metrics body by (sample name, its labels): `metric_value` reads one."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+def metric_value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """The value of sample `name` with exactly these labels (0 when there is none yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -33,3 +33,13 @@ def test_only_web_and_its_server_import_starlette() -> None:
 def test_only_storage_talks_to_redis() -> None:
     redis = next(c for name, c in contracts().items() if "redis-py" in name)
     assert set(redis["source_modules"]) == MODULES - {"threadr.storage", "threadr.checks"}
+
+
+def test_only_observability_imports_prometheus() -> None:
+    prometheus = next(c for name, c in contracts().items() if "prometheus" in name)
+    assert set(prometheus["source_modules"]) == MODULES - {"threadr.observability"}
+
+
+def test_the_pure_packages_know_nothing_of_metrics() -> None:
+    pure = next(c for name, c in contracts().items() if "pure" in name)
+    assert "threadr.observability" in pure["forbidden_modules"]

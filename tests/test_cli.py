@@ -82,3 +82,13 @@ async def test_serve_freezes_the_heap_once_started(monkeypatch: pytest.MonkeyPat
     async with LifespanManager(served["app"]):
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_serve_explains_a_multiprocess_directory_it_cannot_use(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # This process imported prometheus-client without the variable: its values live in memory.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    assert main(["serve"]) == 2
+    assert "PROMETHEUS_MULTIPROC_DIR must be set in the environment" in capsys.readouterr().err

@@ -196,3 +196,20 @@ def test_redis_cluster_refuses_what_a_cluster_cannot_do(env: dict[str, str], pro
     with pytest.raises(ConfigError, match=re.escape(problem)) as info:
         Settings.from_env({**env, "REDIS_CLUSTER": "true"})
     assert "secret" not in str(info.value)
+def test_logs_are_json_in_production_and_text_in_development() -> None:
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"ENVIRONMENT": "production"}).log_format == "json"
+    chosen = Settings.from_env({"ENVIRONMENT": "production", "LOG_FORMAT": "TEXT"})
+    assert chosen.log_format == "text"
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of text, json"):
+        Settings.from_env({"LOG_FORMAT": "xml"})
+
+
+def test_the_metrics_token_is_a_secret_of_some_length() -> None:
+    s = Settings.from_env({"METRICS_TOKEN": "scrape-me-0123456789abcdef"})
+    assert s.metrics_enabled and s.metrics_token == "scrape-me-0123456789abcdef"
+    assert "scrape-me" not in repr(s)
+    with pytest.raises(ConfigError, match="METRICS_TOKEN must be at least 16") as info:
+        Settings.from_env({"METRICS_TOKEN": "short-token"})
+    assert "short-token" not in str(info.value)
+    assert Settings.from_env({"METRICS_ENABLED": "false"}).metrics_enabled is False

@@ -1,9 +1,14 @@
 """The input rulebook: canonical URLs and texts, their digests, and what is refused and why."""
 
+import string
 import unicodedata
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tests.factories import make_settings
 from tests.watchdog import Watchdog
@@ -11,17 +16,22 @@ from threadr.articles.fetch import Fetcher
 from threadr.articles.netguard import parse_target
 from threadr.errors import BlockedURL, ThreadrError, ValidationFailed
 from threadr.source import (
+    _TRACKING as TRACKING,
+)
+from threadr.source import (
     DECOMPOSING_STARTERS,
     Source,
     canonical_alias,
     check_scheme,
     digest,
+    long_mark_runs,
     normalize_text,
     normalize_url,
     validate,
 )
 
 SETTINGS = make_settings()
+TLDS = ["com", "org", "de", "co.uk", "рф", "io"]
 
 
 @pytest.mark.parametrize(
@@ -311,3 +321,117 @@ def test_a_page_may_name_only_its_own_site_as_canonical(
     page: str, named: str, expected: str | None
 ) -> None:
     assert canonical_alias(page, named) == expected
+# --- properties of the canonical forms ----------------------------------------------------------
+
+_labels = st.lists(
+    st.one_of(
+        st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12),
+        st.sampled_from(["bücher", "faß", "пример", "例え", "café", "xn--bcher-kva"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+_hosts = st.builds(lambda labels, tld: ".".join([*labels, tld]), _labels, st.sampled_from(TLDS))
+_segments = st.text(
+    alphabet=string.ascii_letters + string.digits + "-._~%!$'()*+,;=:@", max_size=12
+)
+_paths = st.lists(_segments, max_size=4).map(lambda parts: "".join("/" + p for p in parts))
+_names = st.one_of(
+    st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=8),
+    st.sampled_from(["utm_source", "UTM_Campaign", "fbclid", "gclid", "utm%5Fmedium", "si"]),
+)
+_params = st.lists(
+    st.tuples(_names, st.text(alphabet=string.ascii_letters + string.digits + "%-", max_size=8)),
+    max_size=5,
+)
+
+
+@st.composite
+def urls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A URL that normalises, and the parts it was made of."""
+    parts: dict[str, Any] = {
+        "scheme": draw(st.sampled_from(["http", "https", "HTTP", "Https"])),
+        "host": draw(_hosts),
+        "port": draw(st.one_of(st.none(), st.sampled_from([80, 443, 8080]))),
+        "path": draw(_paths),
+        "params": draw(_params),
+        "fragment": draw(st.one_of(st.none(), st.text(alphabet=string.ascii_letters, max_size=6))),
+    }
+    return _url(**parts), parts
+
+
+def _url(
+    scheme: str,
+    host: str,
+    port: int | None,
+    path: str,
+    params: list[tuple[str, str]],
+    fragment: str | None,
+) -> str:
+    url = f"{scheme}://{host}" + (f":{port}" if port is not None else "") + path
+    if params:
+        url += "?" + "&".join(f"{name}={value}" for name, value in params)
+    return url + (f"#{fragment}" if fragment is not None else "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(urls())
+def test_normalising_a_url_is_idempotent(made: tuple[str, dict[str, Any]]) -> None:
+    url, _ = made
+    normal = normalize_url(url)
+    assert normalize_url(normal) == normal
+    assert normal.isascii() and normal == normal.strip()
+
+
+@settings(max_examples=100, deadline=None)
+@given(urls(), st.lists(st.sampled_from(sorted(TRACKING)), max_size=3), st.data())
+def test_spellings_of_one_url_share_its_normal_form(
+    made: tuple[str, dict[str, Any]], tracking: list[str], data: st.DataObject
+) -> None:
+    url, parts = made
+    normal = normalize_url(url)
+    default = {"http": 80, "https": 443}[parts["scheme"].lower()]
+    # Tracking parameters anywhere, the scheme and host in any case, the default port spelt
+    # out, another fragment: the same page, the same cache entry.
+    params = list(parts["params"])
+    for name in tracking:
+        params.insert(data.draw(st.integers(0, len(params))), (name, "x"))
+    respelt: dict[str, Any] = parts | {
+        "scheme": parts["scheme"].swapcase(),
+        "host": parts["host"].upper() if parts["host"].isascii() else parts["host"],
+        "port": default if parts["port"] is None else parts["port"],
+        "params": params,
+        "fragment": "elsewhere",
+    }
+    assert normalize_url(_url(**respelt)) == normal
+
+
+@settings(max_examples=100, deadline=None)
+@given(urls())
+def test_the_path_and_the_other_parameters_keep_their_bytes_and_order(
+    made: tuple[str, dict[str, Any]],
+) -> None:
+    url, parts = made
+    normal = urlsplit(normalize_url(url))
+    assert normal.path == (parts["path"] or "/")
+    kept = [
+        f"{name}={value}"
+        for name, value in parts["params"]
+        if not unquote(name).lower().startswith(("utm_", "pk_", "hsa_"))
+        and unquote(name).lower() not in TRACKING
+    ]
+    assert normal.query == "&".join(kept)
+    assert normal.fragment == ""
+    assert normal.scheme == parts["scheme"].lower()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=400))
+def test_normalising_a_text_is_idempotent_and_only_touches_whitespace(text: str) -> None:
+    assume(not long_mark_runs(text))
+    normal = normalize_text(text)
+    assert normalize_text(normal) == normal
+    assert "\r" not in normal and "\n\n\n" not in normal and normal == normal.strip()
+    assert "".join(normal.split()) == "".join(unicodedata.normalize("NFC", text).split())
+    # Line endings and trailing spaces do not make another cache entry.
+    assert normalize_text(text.replace("\n", " \r\n")) == normal

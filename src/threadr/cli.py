@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import gc
 import gzip
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ import msgspec
 
 from .config import Settings
 from .errors import ConfigError, ThreadrError
+from .observability.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,10 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.DEBUG if settings.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)  # LOG_FORMAT, DEBUG; once, here (docs/operations.md)
     command: str = args.command
     if command == "serve":
         return _serve(settings, args.host, args.port)
@@ -85,13 +82,20 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from .web.app import create_app
 
+    try:
+        app = create_app(settings, while_serving=frozen_heap)
+    except ConfigError as exc:  # what only the environment can tell (PROMETHEUS_MULTIPROC_DIR)
+        print(exc, file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings, while_serving=frozen_heap),
+        app,
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
-        access_log=settings.access_log,
+        # Ours replaces uvicorn's access log: one line per request, with the route template
+        # instead of the path, the request id and who asked (ACCESS_LOG; web/middleware).
+        access_log=False,
         server_header=False,
         # What holds connections to account (docs/slow-clients.md): an idle keep-alive
         # connection is closed after KEEP_ALIVE_SECONDS; past MAX_CONNECTIONS open connections

@@ -15,10 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 from .errors import ConfigError
 
 ENVIRONMENTS = ("development", "production")
+LOG_FORMATS = ("text", "json")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _SECRETS = frozenset(
-    {"redis_url", "openai_api_key", "api_keys", "stripe_secret_key", "stripe_webhook_secret"}
+    {
+        "redis_url",
+        "openai_api_key",
+        "api_keys",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "metrics_token",
+    }
 )
 
 
@@ -77,7 +85,12 @@ class Settings:
     host: str = _var("HOST", "127.0.0.1")
     port: int = _var("PORT", 8000, 1, 65535)
     debug: bool = _var("DEBUG", False)
+    # Logs and metrics (observability/; docs/operations.md)
     access_log: bool = _var("ACCESS_LOG", True, in_production=False)
+    log_format: str = _var("LOG_FORMAT", "text", choices=LOG_FORMATS, in_production="json")
+    metrics_enabled: bool = _var("METRICS_ENABLED", True)
+    metrics_token: str | None = _var("METRICS_TOKEN", None)
+    prometheus_multiproc_dir: str | None = _var("PROMETHEUS_MULTIPROC_DIR", None)
     # Connections `threadr serve` holds (docs/slow-clients.md)
     keep_alive_seconds: int = _var("KEEP_ALIVE_SECONDS", 5, 1, 3600)
     max_connections: int = _var("MAX_CONNECTIONS", 1000, 1, 1_000_000)
@@ -224,6 +237,8 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
         problems += _redis_tls_problems(redis_url, insecure=values["redis_tls_insecure"])
     if values["redis_cluster"]:
         problems += _redis_cluster_problems(redis_url)
+    if values["metrics_token"] is not None and len(values["metrics_token"]) < 16:
+        problems.append("METRICS_TOKEN must be at least 16 characters long.")
     if values["session_ttl_days"] > values["session_max_days"]:
         problems.append("SESSION_TTL_DAYS cannot be longer than SESSION_MAX_DAYS.")
     stripe_api_base = values["stripe_api_base"]

@@ -16,7 +16,7 @@ from .articles.extraction import Article
 from .articles.fetch import Page
 from .cache import CacheEntry, ThreadCache, article_key, decode_entry, key_for, url_key
 from .config import Settings
-from .errors import QuotaExceeded, Unprocessable
+from .errors import QuotaExceeded, ThreadrError, Unprocessable
 from .singleflight import SingleFlight
 from .source import Source, SourceType, canonical_alias, normalize_url
 from .storage.leases import Found, Lease, Leases
@@ -43,6 +43,14 @@ class Account(Protocol):
 
     async def reserve(self) -> None: ...
     async def refund(self) -> None: ...
+
+
+class Observer(Protocol):
+    """What a cache miss tells the app's metrics (observability/metrics.py, wired by
+    services.py): each fetch's seconds and failure code, each extraction's failure code."""
+
+    def fetched(self, seconds: float, failure: str | None) -> None: ...
+    def extraction_failed(self, reason: str) -> None: ...
 
 
 class PageFetcher(Protocol):
@@ -72,8 +80,10 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         analytics: Tally | None = None,
         leases: Leases | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
+        self.observer = observer
         self.analytics = analytics if analytics is not None else Tally()
         self.cache = cache
         self.writer = writer
@@ -142,8 +152,7 @@ class Pipeline:
         another URL of the same article, now stored under this one too)."""
         if source.kind == "text":
             return await self._write(key, source.value, None, "text"), True
-        page = await self.fetcher.fetch(source.value)
-        article = await self.reader.extract(page.body, url=page.url, content_type=page.content_type)
+        page, article = await self._read(source.value)
         text = truncate(article.text, self.settings.max_content_length)
         # The fetch is cheap, the model is not: look under the article's other keys first.
         look, store, by_text = _article_keys(key, page.url, article.canonical_url, text)
@@ -177,6 +186,28 @@ class Pipeline:
         ttl = FALLBACK_TTL_SECONDS if fell_back else None
         await self.cache.set(key, entry, ttl, copies=copies)
         return entry
+
+    async def _read(self, url: str) -> tuple[Page, Article]:
+        """Fetch the page at `url` and extract its article, telling the observer how it went."""
+        observer = self.observer
+        started = time.perf_counter()
+        try:
+            page = await self.fetcher.fetch(url)
+        except ThreadrError as exc:
+            if observer is not None:
+                observer.fetched(time.perf_counter() - started, exc.code)
+            raise
+        if observer is not None:
+            observer.fetched(time.perf_counter() - started, None)
+        try:
+            article = await self.reader.extract(
+                page.body, url=page.url, content_type=page.content_type
+            )
+        except ThreadrError as exc:
+            if observer is not None:
+                observer.extraction_failed(exc.code)
+            raise
+        return page, article
 
 
 def _article_keys(

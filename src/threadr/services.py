@@ -31,6 +31,7 @@ from .limits import quota, ratelimit
 from .limits.admission import Admission
 from .limits.quota import Quota
 from .limits.ratelimit import Limiter
+from .observability.metrics import Metrics, Sources
 from .storage import leases
 from .storage.client import create_redis
 from .storage.counters import Counters
@@ -78,8 +79,11 @@ async def build_services(
     fetcher: Any | None = None,
     reader: Any | None = None,
     stripe_client: Any | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
-    """Build what was not injected; register on `stack` the closing of only what was built here."""
+    """Build what was not injected; register on `stack` the closing of only what was built here.
+    `metrics` (the app's, when METRICS_ENABLED) is told of every OpenAI call, fetch and failed
+    extraction, and reads the counts of what is built here (observability/metrics.py)."""
     if redis is None:
         redis = create_redis(settings)
         if redis is not None:
@@ -119,6 +123,7 @@ async def build_services(
             model=settings.openai_model,
             budget=settings.openai_timeout_seconds,
             max_tweets=settings.max_thread_tweets,
+            on_call=metrics.openai_call if metrics is not None else None,
         )
 
     cache = ThreadCache(
@@ -150,6 +155,7 @@ async def build_services(
         reader=reader,
         analytics=analytics,
         leases=Leases(gateway, signals),
+        observer=metrics,
     )
     log.info(
         "Threadr %s ready: redis=%s, writer=%s",
@@ -180,11 +186,18 @@ async def build_services(
             settings.stripe_secret_key, api_base=settings.stripe_api_base
         )
         stack.push_async_callback(stripe_http.close_async)
+    limiter, free_tier = Limiter(gateway, settings), Quota(gateway, settings)
+    if metrics is not None:
+        metrics.bind(Sources(cache, limiter, free_tier, analytics, gateway, watch))
+        stack.callback(metrics.close)
+        if metrics.multiprocess:
+            # Other workers answer scrapes too: bring this one's counts to its files each second.
+            counters.harvest(lambda _: metrics.sync())
     return Services(
         settings=settings,
         cache=cache,
-        admission=Admission(Limiter(gateway, settings), cache),
-        quota=Quota(gateway, settings),
+        admission=Admission(limiter, cache),
+        quota=free_tier,
         pipeline=pipeline,
         watch=watch,
         auth=auth,

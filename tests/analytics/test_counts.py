@@ -155,3 +155,16 @@ async def test_switched_off_nothing_reaches_redis() -> None:
     assert await redis.keys("*") == []
     assert not t.users
     await redis.aclose()
+
+
+def test_totals_since_start_outlive_harvests_and_a_disabled_tally() -> None:
+    t = Tally(enabled=False)
+    gateway = make_gateway(None)
+    t.generation("url", "openai", False)
+    t.generation("text", "offline", True)
+    t.generation("text", "offline", False)
+    t.error("rate_limited")
+    t.harvest(Counters(gateway))
+    t.error("rate_limited")
+    assert t.generations == {("openai", "url"): 1, ("offline", "text"): 2}
+    assert t.errors == {"rate_limited": 2}

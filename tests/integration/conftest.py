@@ -13,6 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.factories import TEST_REDIS_URL
 
+from . import browser
+
 _skipped: list[str] = []
 
 
@@ -43,3 +45,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{len(_skipped)} tests needing a real Redis did not run: nothing answered at "
             f"{TEST_REDIS_URL}. `make test` starts one (and installs redis-server if needed)."
         )
+    if browser.skipped:
+        terminalreporter.section("BROWSER TESTS SKIPPED", sep="!", red=True, bold=True)
+        terminalreporter.write_line(browser.skipped[0])

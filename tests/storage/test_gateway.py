@@ -12,7 +12,7 @@ import pytest
 from fakeredis.aioredis import FakeRedis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import MaxConnectionsError, ResponseError
 
 from tests.factories import BrokenRedis, make_gateway, until
 from threadr.storage.gateway import UNAVAILABLE, Slots
@@ -295,3 +295,26 @@ async def test_a_call_with_the_wrong_number_of_arguments_never_reaches_the_lane(
 async def test_the_pool_path_checks_keys_and_arguments_apart(fake: FakeRedis) -> None:
     with pytest.raises(ValueError, match="takes 1 keys and 2 arguments"):
         await ONE_POLICY.run(fake, (b"a", b"b"), (b"1",))  # the right total, the wrong split
+
+
+async def test_failed_calls_are_counted_by_kind() -> None:
+    gateway = make_gateway(object(), threshold=100, timeout=0.05)
+    release = asyncio.Event()
+
+    async def refused(_: Any) -> None:
+        raise RedisConnectionError("connection refused")
+
+    async def hangs(_: Any) -> None:
+        await release.wait()
+
+    async def wrong_type(_: Any) -> None:
+        raise ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    async def full(_: Any) -> None:
+        raise MaxConnectionsError("Too many connections")
+
+    for fn in (refused, refused, hangs, wrong_type, full):
+        assert await gateway.call(fn, "test") is UNAVAILABLE
+    assert gateway.errors == {"connection": 2, "timeout": 1, "other": 1, "pool_full": 1}
+    assert await gateway.call(lambda r: asyncio.sleep(0), "test") is None  # none for a success
+    assert sum(gateway.errors.values()) == 5

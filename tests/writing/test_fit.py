@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,3 +87,33 @@ def test_truncation_prefers_sentence_ends(text: str, limit: int, expected: str) 
     ends, CJK full stops are without a space after them."""
     assert truncate(text, limit) == expected
     assert len(truncate(text, limit)) <= limit
+
+
+_word = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=15),
+    st.text(alphabet="àéîõüßçñÅØæ" + string.ascii_lowercase, min_size=1, max_size=12),
+    st.text(alphabet="日本語文章漢字한국어", min_size=1, max_size=10),
+    st.sampled_from(["😀", "👍🏽", "🇯🇵", "👨‍👩‍👧", "e.g.", "Dr.", "U.S.", "3.14", "—", "-"]),
+    st.sampled_from(["example.com/a", "https://example.com/a/long/path?x=1", "bit.ly"]),
+)
+_words = st.lists(
+    st.tuples(_word, st.sampled_from(["", ",", ".", "!", "?", ";", ":"])).map("".join),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    _words,
+    st.lists(st.sampled_from([" ", " ", "  ", "\n", "\n\n"]), min_size=80, max_size=80),
+    st.integers(40, 280),
+)
+def test_pack_keeps_every_word_whole_and_in_order(
+    words: list[str], spaces: list[str], budget: int
+) -> None:
+    """No word that fits a tweet is ever cut: the chunks hold the text's words, in order."""
+    text = "".join(word + space for word, space in zip(words, spaces, strict=False))
+    chunks = pack(text, budget)
+    assert [word for chunk in chunks for word in chunk.split()] == text.split()
+    assert all(weighted_length(chunk) <= budget for chunk in chunks)

@@ -6,9 +6,10 @@ import string
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from threadr.source import long_mark_runs
 from threadr.writing.twittertext import (
     _SINGLES,
     MAX_WEIGHTED_LENGTH,
@@ -208,3 +209,32 @@ def test_the_characters_taken_as_clusters_of_their_own_never_join() -> None:
         if _SINGLES.fullmatch(char):
             assert unicodedata.category(char) not in joiners, hex(code)
             assert not 0x1F1E6 <= code <= 0x1F1FF and not 0x1F3FB <= code <= 0x1F3FF, hex(code)
+
+
+# Text in which no link can start or end: twitter-text's links need a dot (or a scheme's ":/").
+linkless = st.text(st.characters(codec="utf-8", exclude_characters="./:@#$"), max_size=200)
+
+
+@settings(deadline=None)
+@given(linkless, linkless)
+def test_weight_is_counted_locally_across_a_space(left: str, right: str) -> None:
+    """Counting has no long reach: what a space separates is weighed apart (a cluster or an
+    emoji sequence never spans it, and NFC never reorders across it)."""
+    assert weighted_length(f"{left} {right}") == weighted_length(left) + 1 + weighted_length(right)
+
+
+@settings(deadline=None)
+@given(st.text(max_size=300))
+def test_weight_does_not_depend_on_the_normalisation_form(text: str) -> None:
+    decomposed = unicodedata.normalize("NFD", text)
+    assume(not long_mark_runs(decomposed))
+    assert weighted_length(decomposed) == weighted_length(text)
+
+
+@settings(deadline=None)
+@given(
+    st.text(alphabet=string.ascii_letters + " ", max_size=100), st.sampled_from(["日", "한", "😀"])
+)
+def test_each_wide_character_weighs_two(text: str, wide: str) -> None:
+    for count in (1, 2, 7):
+        assert weighted_length(text + wide * count) == len(text) + 2 * count

@@ -155,3 +155,34 @@ async def test_an_input_without_content_is_refused_before_any_model_call(text: s
     with pytest.raises(Unprocessable):
         await writer(mock).write(text, None)
     assert mock.calls == 0
+
+
+async def hang(_: httpx2.Request) -> Any:
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize(
+    ("replies", "budget", "told"),
+    [
+        (((429, {"error": {"message": "slow down"}}), tweets_reply("A", "B")), 5.0,
+         ["rate_limited", None]),
+        (((401, {"error": {"message": "bad key"}}),), 5.0, ["refused"]),
+        ((tweets_reply(),), 5.0, ["empty_reply"]),
+        ((hang,), 0.2, ["timeout"]),  # cut by the budget mid-call
+    ],
+)  # fmt: skip
+async def test_every_call_is_told_with_its_time_and_outcome(
+    replies: tuple[Any, ...], budget: float, told: list[str | None]
+) -> None:
+    calls: list[tuple[float, str | None]] = []
+    ai = OpenAIWriter(
+        MockOpenAI(*replies).client(),
+        model="gpt-test",
+        budget=budget,
+        max_tweets=25,
+        sleep=no_sleep,
+        on_call=lambda seconds, failure: calls.append((seconds, failure)),
+    )
+    await ThreadWriter(ai, max_tweets=25).write(ARTICLE, None)
+    assert [failure for _, failure in calls][: len(told)] == told
+    assert all(seconds >= 0 for seconds, _ in calls)

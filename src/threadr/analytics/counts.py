@@ -18,6 +18,7 @@ Hooks, one line each where the fact is known:
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -69,6 +70,12 @@ class Tally:
         self.ttl = retention_days * DAY_SECONDS
         self.users: set[str] = set()  # identities seen since the last harvest
         self._counts: dict[str, int] = {}
+        # Since the process started, whether or not analytics are on (/metrics reads them:
+        # observability/metrics.py): threads by (writer, source), errors answered by code.
+        self.generations: collections.defaultdict[tuple[str, str], int] = (
+            collections.defaultdict(int)
+        )
+        self.errors: collections.defaultdict[str, int] = collections.defaultdict(int)
         self._cache = cache
         self._looked = (cache.hits, cache.misses) if cache is not None else (0, 0)
         self._clock = clock
@@ -79,6 +86,7 @@ class Tally:
     def generation(self, kind: str, writer: str, fell_back: bool) -> None:
         """A thread written for a cache miss: its source type, its writer, and whether the
         offline writer stood in for OpenAI."""
+        self.generations[writer, kind] += 1
         self.count(GENERATION + kind)
         self.count(WRITER + writer)
         if fell_back:
@@ -86,6 +94,7 @@ class Tally:
 
     def error(self, code: str) -> None:
         """An error answered to a client, by its stable `code`."""
+        self.errors[code] += 1
         self.count(ERROR + code)
 
     def subscription(self) -> None:

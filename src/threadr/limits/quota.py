@@ -141,6 +141,7 @@ class Quota:
         self._clock = clock
         self.memory = memory or MemoryCounts()
         self._corrupt_seen = False
+        self.denials = 0  # generations refused on a used-up quota since start (/metrics)
 
     async def reserve(self, identity: str, *, premium: bool = False) -> Reservation:
         """Count one generation; raise QuotaExceeded (consuming nothing) if a limit is used up.
@@ -160,6 +161,7 @@ class Quota:
             ok, day, month = reply
         usage = self._usage(day, month, premium=False)
         if not ok:
+            self.denials += 1
             raise QuotaExceeded(_detail(usage), extra={"usage": usage})
         return Reservation(usage, keys, in_memory)
 

@@ -15,6 +15,7 @@ then shifts windows by the skew.
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable
 from typing import get_args
@@ -28,6 +29,7 @@ from .policies import Decision, Policy, PolicyState, Reason, policies
 from .window import MemoryWindow
 
 SCRIPT = Script("ratelimit.lua")
+_NONE = "none"  # the policy of a decision made with the limiter off
 
 
 class _Tier:
@@ -87,7 +89,20 @@ class Limiter:
         self._clock = clock or time.time
         self.memory = memory or MemoryWindow()
         self._tiers = {p: _Tier(policies(settings, premium=p)) for p in (False, True)}
-        self.counts: dict[str, int] = dict.fromkeys(get_args(Reason), 0)  # /metrics (issue #14)
+        # Decisions since start by (policy, reason), for /metrics: the policy is the one the
+        # RateLimit header shows (the closest to its limit; for a denial, the one that denied),
+        # "none" when the limiter is off. A defaultdict: counting is one C-level increment.
+        self.decisions: collections.defaultdict[tuple[str, Reason], int] = (
+            collections.defaultdict(int)
+        )
+
+    @property
+    def counts(self) -> dict[Reason, int]:
+        """Decisions since start by reason alone."""
+        totals = dict.fromkeys(get_args(Reason), 0)
+        for (_, reason), n in self.decisions.items():
+            totals[reason] += n
+        return totals
 
     @property
     def using_redis(self) -> bool:
@@ -104,10 +119,11 @@ class Limiter:
         POST /api/generate)."""
         tier = self._tiers[premium]
         if not self.enabled:
-            self.counts["disabled"] += 1
+            self.decisions[_NONE, "disabled"] += 1
             return tier.disabled, UNAVAILABLE
         decision, cached = await self._decide(tier, identity, b"1", read)
-        self.counts[decision.reason] += 1
+        closest = decision.closest
+        self.decisions[closest.name if closest else _NONE, decision.reason] += 1
         return decision, cached
 
     async def hit_policies(
@@ -117,10 +133,11 @@ class Limiter:
         under `identity`'s hash tag and decided in one script call."""
         tier = _Tier(policies)  # a few µs: these are rare calls, and their keys vary
         if not self.enabled:
-            self.counts["disabled"] += 1
+            self.decisions[_NONE, "disabled"] += 1
             return tier.disabled, UNAVAILABLE
         decision, _ = await self._decide(tier, identity, b"1", None)
-        self.counts[decision.reason] += 1
+        closest = decision.closest
+        self.decisions[closest.name if closest else _NONE, decision.reason] += 1
         return decision, UNAVAILABLE
 
     async def peek(self, identity: str, *, premium: bool = False) -> Decision:

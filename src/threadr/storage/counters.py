@@ -145,6 +145,7 @@ class Counters:
         if replies is not UNAVAILABLE:
             refused = [r for r in replies if isinstance(r, Exception)]
             if refused:
+                self.gateway.errors["refused"] += len(refused)
                 log.warning("Redis refused %d counter update(s): %r", len(refused), refused[0])
             return True
         # Redis away: back in front of whatever was counted meanwhile. A reply lost after Redis

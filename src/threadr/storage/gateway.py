@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from threadr.config import Settings
 from threadr.errors import ServiceUnavailable
@@ -39,6 +41,15 @@ class Unavailable(enum.Enum):
 
 
 UNAVAILABLE = Unavailable.REDIS
+
+
+def error_kind(exc: BaseException) -> str:
+    """A failed call's kind, as threadr_redis_errors_total labels it."""
+    if isinstance(exc, TimeoutError | RedisTimeoutError):
+        return "timeout"
+    if isinstance(exc, RedisConnectionError | OSError):
+        return "connection"
+    return "other"  # a reply Redis refused (a script's error, a wrong type, OOM …)
 
 
 class Slots:
@@ -109,6 +120,9 @@ class Gateway:
         # for a free one instead of the pool raising (which would push exact limits into memory),
         # the wait counting against the call's deadline (_queued).
         self._slots = Slots(pool_slots)
+        # Failed calls since start by kind (error_kind), for /metrics: counted where they are
+        # caught, so a call that succeeds pays nothing for it.
+        self.errors: collections.defaultdict[str, int] = collections.defaultdict(int)
 
     @classmethod
     def for_settings(cls, settings: Settings, redis: Redis | None) -> Gateway:
@@ -303,15 +317,18 @@ class Gateway:
             result = await self._deadlines.run(call)  # TimeoutError is an OSError
         except MaxConnectionsError as exc:
             # Our own pool is full, not a Redis fault: fall back for this call, count nothing.
+            self.errors["pool_full"] += 1
             log.warning("Redis pool exhausted (%s: %r); using the in-process fallback", what, exc)
             return UNAVAILABLE
         except self.failures as exc:
             if not reached():
                 # Out of time in the slot queue: the pool is busy, which says nothing of Redis
                 # (the calls in flight report on it), so it counts nothing towards opening.
+                self.errors["queue_timeout"] += 1
                 log.warning("No Redis connection free in time (%s); using the fallback", what)
                 return UNAVAILABLE
             breaker.failure()
+            self.errors[error_kind(exc)] += 1
             log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
             return UNAVAILABLE
         if reached():

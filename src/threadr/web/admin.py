@@ -11,7 +11,7 @@ from starlette.requests import Request
 from threadr.errors import Unauthorized
 
 from .context import services
-from .identity import client_host
+from .identity import ADMIN, IDENTITY_KIND, client_host
 from .limits import rate_limit_headers, rate_limited
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ async def require_admin(request: Request) -> None:
     # Counted under the key's place in API_KEYS, never the key or a hash of it (a Redis key
     # name is visible to anyone who can list keys), on the premium tier's limits: an
     # operator's dashboard polls more than a person generates.
+    request.scope["state"][IDENTITY_KIND] = ADMIN
     decision, _ = await limiter.hit(f"admin:{matched}", premium=True)
     if not decision.allowed:
         raise rate_limited(decision, rate_limit_headers(decision))

@@ -18,12 +18,19 @@ from starlette.types import ASGIApp
 
 from threadr.config import Settings
 from threadr.errors import ThreadrError
+from threadr.observability.logs import configure_logging
+from threadr.observability.metrics import Metrics
 from threadr.services import Services, build_services
 
 from . import accounts, analytics, billing, emails, health, limits, operator, premium, threads
+from .docs import docs_asset, docs_page
 from .generate import Generate
+from .metrics import metrics_routes
 from .middleware.edge import EdgeHeaders
 from .middleware.probes import Probes
+from .middleware.telemetry import Telemetry
+from .openapi import openapi_json
+from .playground import Playground
 from .responses import error_json, error_response
 
 if TYPE_CHECKING:
@@ -62,6 +69,9 @@ def create_app(
     """Build the app. Keyword seams inject fakes; the lifespan builds (and closes) the rest.
     `while_serving()` is entered once start-up is done and left at shutdown: `threadr serve`
     freezes the heap there (a process-wide effect, so never every test's app)."""
+    metrics = None
+    if settings.metrics_enabled:
+        metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Services]]:
@@ -75,6 +85,7 @@ def create_app(
                 fetcher=fetcher,
                 reader=reader,
                 stripe_client=stripe_client,
+                metrics=metrics,
             )
             with while_serving():
                 yield {"threadr": services}
@@ -133,6 +144,15 @@ def create_app(
             # Saved threads (issue #11): the signed-in caller's history
             Route("/api/threads", threads.list_threads, methods=["GET"]),
             Route("/api/threads/{thread_id}", threads.thread, methods=["GET", "DELETE"]),
+            # The playground (issue #14): a page to try the API, its files from the package
+            *Playground().routes(),
+            # The API described (issue #14): OpenAPI 3.1 from web/endpoints.py, and Swagger UI
+            # on it with every asset served from here. Not API endpoints themselves.
+            Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
+            Route("/docs", docs_page, methods=["GET"], include_in_schema=False),
+            Route("/docs/{name}", docs_asset, methods=["GET"], include_in_schema=False),
+            # Prometheus metrics (issue #14; docs/operations.md), when METRICS_ENABLED
+            *metrics_routes(metrics, settings.metrics_token),
         ],
         exception_handlers={
             ThreadrError: threadr_error,
@@ -141,9 +161,13 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    # Outermost first: CORS → request id and security headers → health probes → Starlette
-    # (middleware/__init__.py says why there).
-    inner = EdgeHeaders(Probes(app, probe, health.PATHS), hsts=settings.production)
+    # Outermost first: CORS → request id and security headers → metrics and the request's log
+    # line → health probes → Starlette (middleware/__init__.py says why there).
+    inner: ASGIApp = Probes(app, probe, health.PATHS)
+    if metrics is not None or settings.access_log:
+        tally = metrics.http if metrics is not None else None
+        inner = Telemetry(inner, tally=tally, log_requests=settings.access_log, probes=health.PATHS)
+    inner = EdgeHeaders(inner, hsts=settings.production)
     if not settings.cors_origins:
         return inner  # no origin may call from a browser: nothing for CORS to add
     return CORSMiddleware(
@@ -154,3 +178,13 @@ def create_app(
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age=600,
     )
+
+
+def from_environment() -> ASGIApp:
+    """The app with the environment's settings, for uvicorn's app factories:
+    `uvicorn --factory threadr.web.app:from_environment --workers N` (each worker builds its
+    own; with PROMETHEUS_MULTIPROC_DIR set, /metrics adds them up: docs/operations.md). Logging
+    is set up here as `threadr serve` sets it up (uvicorn configures only its own loggers)."""
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings)

@@ -13,7 +13,7 @@ from threadr.errors import Unauthorized
 from threadr.services import Services
 
 from .context import services
-from .identity import client_host
+from .identity import ACCOUNT, IDENTITY_KIND, client_host
 
 _AUTHORIZATION = b"authorization"
 MAX_TOKEN = 512  # characters; a real token has 76
@@ -44,7 +44,9 @@ async def caller(scope: Scope, running: Services) -> Session | None:
     token = bearer_token(scope)
     if token is None:
         return None
-    return await running.auth.authenticate(token)
+    session = await running.auth.authenticate(token)
+    scope["state"][IDENTITY_KIND] = ACCOUNT
+    return session
 
 
 async def signed_in(request: Request) -> Session:

@@ -15,7 +15,7 @@ from threadr.source import validate
 
 from .auth import bearer_token, has_premium
 from .bodies import decode_body, read_body
-from .identity import client_host
+from .identity import ACCOUNT, IDENTITY_KIND, client_host
 from .limits import rate_limit_headers, rate_limited
 from .responses import encode, send_json
 from .schemas import GenerateRequest, ThreadResponse
@@ -47,6 +47,7 @@ class Generate:
         else:
             session = await services.auth.authenticate(token)
             who, premium = "user:" + session.user_id, has_premium(session)
+            scope["state"][IDENTITY_KIND] = ACCOUNT
         analytics = services.analytics
         if analytics.enabled:
             analytics.users.add(who)  # unique users (HyperLogLog at the next flush)

@@ -7,6 +7,12 @@ from ipaddress import AddressValueError, IPv6Address
 
 from starlette.types import Scope
 
+# Who was asking, for the request's log line: handlers that know set scope["state"][IDENTITY_KIND]
+# (web/auth.py and web/generate.py for a live session, web/admin.py for an admin key); the
+# line says ANONYMOUS when none did. A kind, never who: no token, key, id or email.
+IDENTITY_KIND = "identity_kind"
+ANONYMOUS, ACCOUNT, ADMIN = "anonymous", "account", "admin"
+
 
 def client_host(scope: Scope, ipv6_prefix: int) -> str:
     """The client as limits and quotas count it: an IPv4 address as it is, an IPv6 address by

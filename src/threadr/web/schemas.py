@@ -1,6 +1,7 @@
 """Every request and response body of the HTTP API as a msgspec Struct: the one description of
-the wire format (and the future OpenAPI source). Domain Structs that are bodies as they are
-(Tweet, UsageStatus) are defined in their packages and named here."""
+the wire format, and the source of the OpenAPI document (web/openapi.py; web/endpoints.py says
+which endpoint sends which). Domain Structs that are bodies as they are (Tweet, UsageStatus,
+UsageSeries, Stripe's event) are defined in their packages and named here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from threadr.analytics.series import UsageSeries
+from threadr.billing.events import Event as StripeEvent
 from threadr.limits.quota import UsageStatus
 from threadr.source import SourceType
 from threadr.subscribers.store import EmailStats
@@ -42,21 +45,29 @@ __all__ = [
     "ServiceStates",
     "SessionInfo",
     "SessionList",
+    "StripeEvent",
     "SubscribeRequest",
     "SubscribeResponse",
     "ThreadResponse",
     "TokenResponse",
     "Tweet",
+    "UsageSeries",
     "UsageStatus",
     "UserProfile",
     "WebhookReceived",
 ]
 
 
+# What the document (GET /openapi.json) says a string holds; decoding checks nothing more: the
+# rules are source.py's and subscribers/address.py's, and answer with their own codes.
+Link = Annotated[str, msgspec.Meta(extra_json_schema={"format": "uri"})]
+Email = Annotated[str, msgspec.Meta(extra_json_schema={"format": "email"})]
+
+
 class GenerateRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/generate: exactly one of `url` or `text`."""
 
-    url: str | None = None
+    url: Link | None = None
     text: str | None = None
 
 
@@ -128,7 +139,7 @@ class CacheDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of DELETE /api/cache (admin): the input whose thread to forget, as it was sent to
     POST /api/generate — exactly one of `url` or `text`."""
 
-    url: str | None = None
+    url: Link | None = None
     text: str | None = None
 
 
@@ -173,7 +184,7 @@ class RedisStats(msgspec.Struct):
 class SubscribeRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/subscribe; `source` is a short label (a form, a campaign)."""
 
-    email: str
+    email: Email
     source: str | None = None
 
 
@@ -187,7 +198,7 @@ class SubscribeResponse(msgspec.Struct, kw_only=True):
 class RemoveEmailRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of DELETE /api/emails (admin)."""
 
-    email: str
+    email: Email
 
 
 class EmailRemoved(msgspec.Struct, kw_only=True):
@@ -200,7 +211,7 @@ class EmailRemoved(msgspec.Struct, kw_only=True):
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/auth/register and POST /api/auth/login."""
 
-    email: str
+    email: Email
     password: str
 
 
@@ -266,7 +277,7 @@ class PremiumGrantRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/premium/grant (admin). `reference` is the grant's idempotency key:
     the same reference again changes nothing (a retried call is safe)."""
 
-    email: str
+    email: Email
     duration_days: Annotated[int, msgspec.Meta(ge=1, le=366)]
     reference: str
 

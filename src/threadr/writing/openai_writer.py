@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +13,8 @@ import msgspec
 import openai
 from openai import AsyncOpenAI
 from openai.types.shared_params import ResponseFormatJSONSchema
+
+from threadr.errors import Unprocessable
 
 from .finalize import recover_tweets
 from .twittertext import MAX_WEIGHTED_LENGTH
@@ -70,6 +73,30 @@ class WriterFailed(Exception):
     """OpenAI gave no usable thread within the budget; the caller falls back to offline."""
 
 
+# Told of every call to OpenAI: its seconds, and None or why it failed (failure_reason). The
+# app's metrics listen here (services.py); this package knows nothing of them.
+CallObserver = Callable[[float, str | None], None]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a call to OpenAI failed, in one word (threadr_openai_failures_total's `reason`)."""
+    if isinstance(exc, openai.APITimeoutError | TimeoutError | asyncio.CancelledError):
+        return "timeout"  # the SDK's, or the budget's (which cancels the call under way)
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limited"
+    if isinstance(exc, openai.InternalServerError):
+        return "server_error"
+    if isinstance(exc, openai.APIStatusError):
+        return "refused"  # 400, 401, 403, 404 …
+    if isinstance(exc, WriterFailed):
+        return "empty_reply"
+    if isinstance(exc, Unprocessable):
+        return "unusable_reply"
+    return "other"
+
+
 def create_openai_client(
     api_key: str, base_url: str | None, http_client: Any | None = None
 ) -> AsyncOpenAI:
@@ -98,8 +125,10 @@ class OpenAIWriter:
         budget: float,
         max_tweets: int,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_call: CallObserver | None = None,
     ) -> None:
         self.client = client
+        self.on_call = on_call
         self.model = model
         self.budget = budget
         self.max_tweets = max_tweets
@@ -115,7 +144,7 @@ class OpenAIWriter:
             async with asyncio.timeout_at(deadline):
                 while True:
                     try:
-                        return await self._attempt(text, title, deadline - loop.time())
+                        return await self._timed(text, title, deadline - loop.time())
                     except _RETRYABLE as exc:
                         delay = _retry_delay(exc, attempt)
                         if loop.time() + delay >= deadline:
@@ -127,6 +156,20 @@ class OpenAIWriter:
             raise WriterFailed(f"OpenAI took longer than {self.budget:g} s") from exc
         except openai.OpenAIError as exc:  # 400/401/403/404 …: retrying will not help
             raise WriterFailed(f"OpenAI refused the request: {exc}") from exc
+
+    async def _timed(self, text: str, title: str | None, remaining: float) -> list[str]:
+        """`_attempt`, its time and outcome told to `on_call` when there is one."""
+        on_call = self.on_call
+        if on_call is None:
+            return await self._attempt(text, title, remaining)
+        started = time.perf_counter()
+        try:
+            tweets = await self._attempt(text, title, remaining)
+        except BaseException as exc:
+            on_call(time.perf_counter() - started, failure_reason(exc))
+            raise
+        on_call(time.perf_counter() - started, None)
+        return tweets
 
     async def _attempt(self, text: str, title: str | None, remaining: float) -> list[str]:
         heading = f"Title: {title}\n\n" if title else ""

@@ -1,5 +1,8 @@
 """Pure-ASGI middleware around the whole app.
 
 Order (outermost first), set in web/app.py: CORS (when origins are configured) → EdgeHeaders
-(request id, security headers) → Probes (health answered ahead of Starlette) → Starlette. They
-sit outside Starlette's ServerErrorMiddleware, so even a 500 carries every header."""
+(request id, security headers) → Telemetry (metrics and the request's log line; left out when
+METRICS_ENABLED and ACCESS_LOG are both off) → Probes (health answered ahead of Starlette) →
+Starlette. They sit outside Starlette's ServerErrorMiddleware, so even a 500 carries every
+header, and is counted and logged. Telemetry sits inside EdgeHeaders, so its line has the
+request id; a CORS preflight, answered by CORS itself, reaches neither."""

@@ -8,29 +8,42 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from threadr.observability.logs import REQUEST_ID
+
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _REQUEST_ID = b"x-request-id"
 _ids = random.Random()  # noqa: S311 - seeded from os.urandom once; ids label, never authorise
 
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+_BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    # A JSON API renders nothing: no script, style or frame may load from a response.
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cross-origin-resource-policy", b"same-site"),
 )
+# A JSON API renders nothing: no script, style or frame may load from a response.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# The HTML pages the service serves itself (interactive docs, the playground): their own
+# scripts, styles and API calls, nothing inline, nothing from elsewhere.
+PAGE_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    b"frame-ancestors 'none'"
+)
+PAGE_PREFIXES = ("/docs", "/playground")
+SECURITY_HEADERS = (*_BASE_HEADERS, (b"content-security-policy", API_CSP))
+PAGE_HEADERS = (*_BASE_HEADERS, (b"content-security-policy", PAGE_CSP))
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
 class EdgeHeaders:
     """Echo the client's X-Request-ID when it is sane, else mint one (also put in
-    `scope["state"]["request_id"]` for logs); add the security headers of docs/api.md to every
-    HTTP response (HSTS in production)."""
+    `scope["state"]["request_id"]`, and in the logs' REQUEST_ID while the request runs); add
+    the security headers of docs/api.md to every HTTP response (HSTS in production)."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
         self.headers = SECURITY_HEADERS + ((HSTS,) if hsts else ())
+        self.page_headers = PAGE_HEADERS + ((HSTS,) if hsts else ())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,12 +59,19 @@ class EdgeHeaders:
             # 128 random bits, not from os.urandom: a request id is a label, not a secret, and
             # urandom's system call was 14 % of a /health request's CPU on the bench machine.
             request_id = b"%032x" % _ids.getrandbits(128)
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
-        extra = ((_REQUEST_ID, request_id), *self.headers)
+        rid = request_id.decode()
+        scope.setdefault("state", {})["request_id"] = rid
+        headers = self.page_headers if scope["path"].startswith(PAGE_PREFIXES) else self.headers
+        extra = ((_REQUEST_ID, request_id), *headers)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        # Every line logged while this request is handled carries its id (observability/logs.py).
+        token = REQUEST_ID.set(rid)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            REQUEST_ID.reset(token)
