@@ -1,14 +1,16 @@
 """The `threadr` command, run as a newcomer would run it."""
 
 import gc
+import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from tests.factories import make_settings, running_app
-from threadr.cli import frozen_heap, main
+from threadr.cli import frozen_heap, main, worker_app
 from threadr.web.app import create_app
 
 TEXT = "Threads are short. Each tweet carries one idea. Numbers help readers follow along. " * 5
@@ -92,3 +94,71 @@ def test_serve_explains_a_multiprocess_directory_it_cannot_use(
     monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
     assert main(["serve"]) == 2
     assert "PROMETHEUS_MULTIPROC_DIR must be set in the environment" in capsys.readouterr().err
+
+
+def test_serve_runs_workers_with_a_metrics_directory_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: dict[str, Any] = {}
+
+    def run(app: Any, **options: Any) -> None:
+        directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]  # named before any worker starts
+        served.update(app=app, directory=directory, files=os.listdir(directory), **options)
+
+    monkeypatch.setattr("uvicorn.run", run)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    assert main(["serve", "--workers", "3"]) == 0  # the flag wins over WEB_CONCURRENCY
+    assert served["app"] == "threadr.cli:worker_app" and served["factory"] is True
+    assert served["workers"] == 3
+    assert served["files"] == [] and served["proxy_headers"] is True
+    # Gone once the workers have stopped, and out of this process's environment again.
+    assert not Path(served["directory"]).exists()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_web_concurrency_chooses_the_workers_when_no_flag_does(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(options | {"app": app}))
+    monkeypatch.setenv("METRICS_ENABLED", "false")  # no directory needed
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    assert main(["serve"]) == 0
+    assert "2 workers without REDIS_URL: each keeps its own cache" in caplog.text
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+    assert main(["serve"]) == 0
+    assert served[0]["workers"] == 2 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert "workers" not in served[1] and not isinstance(served[1]["app"], str)  # one process
+
+
+def test_serve_refuses_a_number_of_workers_out_of_bounds(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--workers", "0"])
+    assert (
+        exited.value.code == 2 and "a number of processes from 1 to 256" in capsys.readouterr().err
+    )
+    monkeypatch.setenv("WEB_CONCURRENCY", "many")
+    assert main(["serve"]) == 2
+    assert "WEB_CONCURRENCY must be a whole number" in capsys.readouterr().err
+    monkeypatch.delenv("WEB_CONCURRENCY")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "must be an existing directory" in capsys.readouterr().err
+
+
+async def test_a_worker_builds_its_app_from_the_environment_and_freezes_its_heap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    async with LifespanManager(worker_app()) as manager:
+        assert gc.get_freeze_count() > 10_000
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://threadr") as http:
+            assert (await http.get("/health")).status_code == 200
+    assert gc.get_freeze_count() == 0

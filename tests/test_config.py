@@ -170,9 +170,30 @@ def test_tls_options_need_a_rediss_url(scheme: str) -> None:
 def test_connection_bounds_for_serve() -> None:
     s = Settings.from_env({})
     assert (s.keep_alive_seconds, s.max_connections) == (5, 1000)
+    assert (s.header_timeout_seconds, s.max_header_bytes, s.web_concurrency) == (10, 65_536, 1)
     with pytest.raises(ConfigError) as info:
-        Settings.from_env({"KEEP_ALIVE_SECONDS": "0", "MAX_CONNECTIONS": "none"})
-    assert "KEEP_ALIVE_SECONDS" in str(info.value) and "MAX_CONNECTIONS" in str(info.value)
+        Settings.from_env(
+            {
+                "KEEP_ALIVE_SECONDS": "0",
+                "MAX_CONNECTIONS": "none",
+                "HEADER_TIMEOUT_SECONDS": "0",
+                "MAX_HEADER_BYTES": "100",
+                "WEB_CONCURRENCY": "0",
+            }
+        )
+    for name in (
+        "KEEP_ALIVE_SECONDS",
+        "MAX_CONNECTIONS",
+        "HEADER_TIMEOUT_SECONDS",
+        "MAX_HEADER_BYTES",
+        "WEB_CONCURRENCY",
+    ):
+        assert name in str(info.value)
+
+
+def test_the_client_ip_header_is_a_header_name() -> None:
+    with pytest.raises(ConfigError, match="CLIENT_IP_HEADER must be a header name"):
+        Settings.from_env({"CLIENT_IP_HEADER": "X-Forwarded-For: 1.2.3.4"})
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,23 @@ import asyncio
 import contextlib
 import gc
 import gzip
+import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from .config import Settings
 from .errors import ConfigError, ThreadrError
 from .observability.logs import configure_logging
+
+# Where prometheus-client keeps each process's values when several serve (read when imported).
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)  # LOG_FORMAT, DEBUG; once, here (docs/operations.md)
     command: str = args.command
     if command == "serve":
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.workers)
     if command == "generate":
         text = None
         if args.text_file is not None:
@@ -49,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the HTTP API (defaults from HOST and PORT)")
     serve.add_argument("--host", help="address to bind (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: $PORT or 8000)")
+    serve.add_argument(
+        "--workers", type=_workers, help="processes to serve with (default: $WEB_CONCURRENCY or 1)"
+    )
     gen = sub.add_parser("generate", help="print the thread for a URL or a text file")
     source = gen.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="article to fetch")
@@ -77,18 +88,19 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def _workers(raw: str) -> int:
+    count = int(raw)
+    if not 1 <= count <= 256:
+        raise argparse.ArgumentTypeError("a number of processes from 1 to 256")
+    return count
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> int:
     import uvicorn
 
-    from .web.app import create_app
+    from .web.protocol import guarded_protocol
 
-    try:
-        app = create_app(settings, while_serving=frozen_heap)
-    except ConfigError as exc:  # what only the environment can tell (PROMETHEUS_MULTIPROC_DIR)
-        print(exc, file=sys.stderr)
-        return 2
-    uvicorn.run(
-        app,
+    options: dict[str, Any] = dict(
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
@@ -97,15 +109,80 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         # instead of the path, the request id and who asked (ACCESS_LOG; web/middleware).
         access_log=False,
         server_header=False,
-        # What holds connections to account (docs/slow-clients.md): an idle keep-alive
-        # connection is closed after KEEP_ALIVE_SECONDS; past MAX_CONNECTIONS open connections
-        # (or requests in flight) a new request is answered 503 at once, so that slow or idle
-        # clients cannot run the process out of file descriptors or memory.
+        # What holds connections to account, in each process (docs/slow-clients.md): a
+        # request's head must arrive within HEADER_TIMEOUT_SECONDS and MAX_HEADER_BYTES; an
+        # idle keep-alive connection is closed after KEEP_ALIVE_SECONDS; past MAX_CONNECTIONS
+        # open connections (or requests in flight) a new request is answered 503 at once, so
+        # that slow or idle clients cannot run the process out of file descriptors or memory.
+        http=guarded_protocol(
+            timeout=settings.header_timeout_seconds, max_bytes=settings.max_header_bytes
+        ),
         timeout_keep_alive=settings.keep_alive_seconds,
         limit_concurrency=settings.max_connections,
-        log_config=None,  # keep the logging set up in main()
+        log_config=None,  # keep the logging set up in main(), and in each worker (worker_app)
     )
+    workers = workers or settings.web_concurrency  # the flag wins over WEB_CONCURRENCY
+    if workers > 1:
+        return _serve_workers(settings, workers, options)
+    from .web.app import create_app
+
+    try:
+        app = create_app(settings, while_serving=frozen_heap)
+    except ConfigError as exc:  # what only the environment can tell (PROMETHEUS_MULTIPROC_DIR)
+        print(exc, file=sys.stderr)
+        return 2
+    uvicorn.run(app, **options)
     return 0
+
+
+def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) -> int:
+    """uvicorn's workers: `workers` processes accepting on one socket, each with its own app and
+    lifespan (worker_app), started afresh (spawned, not forked) and restarted if one dies."""
+    import uvicorn
+
+    if settings.redis_url is None:
+        logging.getLogger(__name__).warning(
+            "%d workers without REDIS_URL: each keeps its own cache, rate limits and quotas, "
+            "so a client gets up to %d times each limit",
+            workers,
+            workers,
+        )
+    shared = settings.prometheus_multiproc_dir
+    if settings.metrics_enabled and shared is not None and not os.path.isdir(shared):
+        print(f"{MULTIPROC_VARIABLE} ({shared}) must be an existing directory.", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        if settings.metrics_enabled and shared is None:
+            stack.enter_context(_private_metrics_directory())
+        # By name, not object: each worker imports it afresh (as `threadr.cli` even when this
+        # process runs as `python -m threadr.cli`).
+        uvicorn.run("threadr.cli:worker_app", factory=True, workers=workers, **options)
+    return 0
+
+
+@contextlib.contextmanager
+def _private_metrics_directory() -> Iterator[str]:
+    """A new, empty directory for the workers' metrics (prometheus-client's multiprocess mode:
+    /metrics then adds every worker up, whichever answers), named in the environment they
+    inherit, before any of them imports prometheus-client; removed when they have stopped."""
+    directory = tempfile.mkdtemp(prefix="threadr-metrics-")
+    os.environ[MULTIPROC_VARIABLE] = directory
+    try:
+        yield directory
+    finally:
+        os.environ.pop(MULTIPROC_VARIABLE, None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def worker_app() -> Any:
+    """The app of one worker of `threadr serve --workers N` (uvicorn's app factory, called in
+    each worker process): the settings from the environment it inherited, logging set up as
+    main() sets it up for one process, the heap frozen once started."""
+    from .web.app import create_app
+
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings, while_serving=frozen_heap)
 
 
 async def _generate(settings: Settings, url: str | None, text: str | None, *, offline: bool) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,18 @@ ENVIRONMENTS = ("development", "production")
 LOG_FORMATS = ("text", "json")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Set by Railway on every deployment (and in `railway run`): there, every request comes through
+# Railway's edge proxy, which appends the address it saw to X-Forwarded-For. Its right-most
+# entry is the edge's word; anything left of it the client may have written itself.
+RAILWAY_VARIABLES = (
+    "RAILWAY_ENVIRONMENT_ID",
+    "RAILWAY_ENVIRONMENT_NAME",
+    "RAILWAY_ENVIRONMENT",
+    "RAILWAY_PROJECT_ID",
+    "RAILWAY_SERVICE_ID",
+)
+RAILWAY_CLIENT_IP_HEADER = "x-forwarded-for"
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 _SECRETS = frozenset(
     {
         "redis_url",
@@ -91,9 +104,13 @@ class Settings:
     metrics_enabled: bool = _var("METRICS_ENABLED", True)
     metrics_token: str | None = _var("METRICS_TOKEN", None)
     prometheus_multiproc_dir: str | None = _var("PROMETHEUS_MULTIPROC_DIR", None)
-    # Connections `threadr serve` holds (docs/slow-clients.md)
+    # Processes `threadr serve` runs (docs/deployment.md); `--workers` wins over the variable
+    web_concurrency: int = _var("WEB_CONCURRENCY", 1, 1, 256)
+    # Connections `threadr serve` holds, per process (docs/slow-clients.md)
     keep_alive_seconds: int = _var("KEEP_ALIVE_SECONDS", 5, 1, 3600)
     max_connections: int = _var("MAX_CONNECTIONS", 1000, 1, 1_000_000)
+    header_timeout_seconds: float = _var("HEADER_TIMEOUT_SECONDS", 10.0, 0.1, 600)
+    max_header_bytes: int = _var("MAX_HEADER_BYTES", 65_536, 1024, 16 * 1024 * 1024)
     # Redis (None → in-memory stores); Railway sets REDIS_PRIVATE_URL too.
     redis_url: str | None = _var(("REDIS_URL", "REDIS_PRIVATE_URL"), None)
     redis_ssl_ca_certs: str | None = _var("REDIS_SSL_CA_CERTS", None)
@@ -163,6 +180,9 @@ class Settings:
     analytics_enabled: bool = _var("ANALYTICS_ENABLED", True)
     analytics_retention_days: int = _var("ANALYTICS_RETENTION_DAYS", 90, 1, 3660)
     forwarded_allow_ips: tuple[str, ...] = _var("FORWARDED_ALLOW_IPS", ("127.0.0.1",), each=str)
+    # The header an edge proxy passes the client's address in (web/middleware/client.py): unset,
+    # Railway's when Railway's variables are present, else none (the peer's address counts).
+    client_ip_header: str | None = _var("CLIENT_IP_HEADER", None)
 
     def __post_init__(self) -> None:
         # Also for settings built in code (tests, tools), not only from the environment: a
@@ -205,8 +225,18 @@ class Settings:
             for f in dataclasses.fields(cls):
                 if f.metadata["in_production"] is not None and p.unset(f):
                     values[f.name] = f.metadata["in_production"]
+        values["client_ip_header"] = _client_ip_header(values["client_ip_header"], env)
         _raise_if(p.problems + _problems(values))
         return cls(**values)
+
+
+def _client_ip_header(raw: str | None, env: Mapping[str, str]) -> str | None:
+    """CLIENT_IP_HEADER as a lower-case header name, or None for the peer's address: `none`
+    says so explicitly; unset, Railway's preset applies wherever Railway's variables are."""
+    if raw is None:
+        return RAILWAY_CLIENT_IP_HEADER if any(env.get(n) for n in RAILWAY_VARIABLES) else None
+    name = raw.lower()
+    return None if name == "none" else name
 
 
 def _problems(values: Mapping[str, Any]) -> list[str]:
@@ -237,6 +267,12 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
         problems += _redis_tls_problems(redis_url, insecure=values["redis_tls_insecure"])
     if values["redis_cluster"]:
         problems += _redis_cluster_problems(redis_url)
+    header = values["client_ip_header"]
+    if header is not None and not _HEADER_NAME.fullmatch(header):
+        problems.append(
+            "CLIENT_IP_HEADER must be a header name (e.g. x-forwarded-for) or none, "
+            f"not {header!r}."
+        )
     if values["metrics_token"] is not None and len(values["metrics_token"]) < 16:
         problems.append("METRICS_TOKEN must be at least 16 characters long.")
     if values["session_ttl_days"] > values["session_max_days"]:

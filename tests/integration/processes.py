@@ -24,13 +24,16 @@ def free_port() -> int:
         return port
 
 
-def _wait_for_startup(proc: subprocess.Popen[bytes]) -> None:
-    """Read the server's log until uvicorn says it listens (or the process dies); it logs
-    "Application startup complete" before it binds the port."""
+def _wait_for_startup(proc: subprocess.Popen[bytes], workers: int) -> None:
+    """Read the server's log until uvicorn says it listens and every worker has started (or the
+    process dies). One process logs "Application startup complete" before it binds the port;
+    with workers the parent binds it first, then each worker starts its app."""
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
     seen = b""
-    while b"Uvicorn running on" not in seen:
+    while (
+        b"Uvicorn running on" not in seen or seen.count(b"Application startup complete") < workers
+    ):
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"threadr serve did not start in 30 s: {seen.decode()}"
         ready, _, _ = select.select([proc.stderr], [], [], remaining)
@@ -42,16 +45,28 @@ def _wait_for_startup(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def threadr_servers(
-    count: int, env: dict[str, str], cwd: Path | None = None
+    count: int, env: dict[str, str], cwd: Path | None = None, *, workers: int = 1
 ) -> Iterator[list[int]]:
     """`count` real `threadr serve` processes (only the installed package, the given env; no
-    inherited REDIS_*/OPENAI_* variables); yields their ports and stops them afterwards."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "OPENAI"))}
+    inherited REDIS_*, OPENAI_*, RAILWAY_*, WEB_CONCURRENCY or PROMETHEUS_MULTIPROC_DIR), each
+    with `workers` workers; yields their ports and stops them afterwards."""
+    with threadr_processes(count, env, cwd, workers=workers) as served:
+        yield [port for port, _ in served]
+
+
+@contextlib.contextmanager
+def threadr_processes(
+    count: int, env: dict[str, str], cwd: Path | None = None, *, workers: int = 1
+) -> Iterator[list[tuple[int, subprocess.Popen[bytes]]]]:
+    """As `threadr_servers`, yielding each server's port and process."""
+    inherited = ("REDIS", "OPENAI", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR", "RAILWAY")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     threadr = str(Path(sys.executable).with_name("threadr"))
     ports = [free_port() for _ in range(count)]
+    argv = ["--workers", str(workers)] if workers > 1 else []
     procs = [
         subprocess.Popen(  # noqa: S603 - our own console script
-            [threadr, "serve", "--port", str(port)],
+            [threadr, "serve", "--port", str(port), *argv],
             cwd=cwd,
             env=base | env,
             stdout=subprocess.DEVNULL,
@@ -61,12 +76,57 @@ def threadr_servers(
     ]
     try:
         for proc in procs:
-            _wait_for_startup(proc)
-        yield ports
+            _wait_for_startup(proc, workers)
+        yield list(zip(ports, procs, strict=True))
     finally:
         for proc in procs:
             proc.terminate()
-            proc.communicate(timeout=10)  # also closes the stderr pipe
+            proc.communicate(timeout=20)  # also closes the stderr pipe
+
+
+def workers_of(pid: int) -> list[int]:
+    """The uvicorn workers of the `threadr serve` process `pid`: its children that
+    multiprocessing spawned to run a server (not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            cmdline = stat.with_name("cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """The environment process `pid` started with."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (item.decode().partition("=") for item in raw.split(b"\0") if item)
+    return {name: value for name, _, value in pairs}
+
+
+def serving_pid(server_port: int, client_port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the server's end of the open TCP connection from `client_port` to
+    `server_port` (IPv4): the worker that accepted it, read from /proc, as the kernel has it."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state = fields[1], fields[2], fields[3]
+        if state == "01" and (  # ESTABLISHED
+            int(local.rpartition(":")[2], 16) == server_port
+            and int(remote.rpartition(":")[2], 16) == client_port
+        ):
+            inode = fields[9]
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed meanwhile
+                if os.readlink(fd) == target:
+                    return pid
+    return None
 
 
 class RedisServer:

@@ -38,8 +38,12 @@ NOT_OPERATIONS = {
     "/playground/{name}": "the playground's scripts and styles",
 }
 # Codes any request may get, whatever its endpoint: the router's 404 and 405, the framework's
-# other errors, and a fault of ours (a 500 is never documented: it is a bug).
-ANYWHERE = {"not_found", "method_not_allowed", "http_error", "internal_error"}
+# other errors, a fault of ours (a 500 is never documented: it is a bug), and the HTTP
+# protocol's answers to a request head too slow or too large, before any route (web/protocol.py).
+ANYWHERE = {
+    *("not_found", "method_not_allowed", "http_error", "internal_error"),
+    *("header_timeout", "headers_too_large"),
+}
 # Defaults of errors.py's classes that nothing raises without a code of its own.
 NEVER_BARE = {"bad_request", "forbidden", "url_blocked", "conflict"}
 _CODE = re.compile(

@@ -55,7 +55,8 @@ async def _admit(running: Services, who: str, policies: tuple[Policy, ...]) -> d
 
 
 def _client(request: Request) -> tuple[str, str]:
-    """The address (as uvicorn saw it after trusted proxies) and user agent a session records."""
+    """The address (the one limits count, before any IPv6 prefix: web/identity.py) and user
+    agent a session records."""
     client = request.scope.get("client")
     return (client[0] if client else "unknown"), request.headers.get("user-agent", "")
 

@@ -26,6 +26,7 @@ from . import accounts, analytics, billing, emails, health, limits, operator, pr
 from .docs import docs_asset, docs_page
 from .generate import Generate
 from .metrics import metrics_routes
+from .middleware.client import ClientAddress
 from .middleware.edge import EdgeHeaders
 from .middleware.probes import Probes
 from .middleware.telemetry import Telemetry
@@ -162,8 +163,12 @@ def create_app(
         lifespan=lifespan,
     )
     # Outermost first: CORS → request id and security headers → metrics and the request's log
-    # line → health probes → Starlette (middleware/__init__.py says why there).
-    inner: ASGIApp = Probes(app, probe, health.PATHS)
+    # line → health probes → the client's address behind an edge proxy → Starlette
+    # (middleware/__init__.py says why there).
+    routed: ASGIApp = app
+    if settings.client_ip_header is not None:
+        routed = ClientAddress(app, settings.client_ip_header)
+    inner: ASGIApp = Probes(routed, probe, health.PATHS)
     if metrics is not None or settings.access_log:
         tally = metrics.http if metrics is not None else None
         inner = Telemetry(inner, tally=tally, log_requests=settings.access_log, probes=health.PATHS)
@@ -181,10 +186,11 @@ def create_app(
 
 
 def from_environment() -> ASGIApp:
-    """The app with the environment's settings, for uvicorn's app factories:
-    `uvicorn --factory threadr.web.app:from_environment --workers N` (each worker builds its
-    own; with PROMETHEUS_MULTIPROC_DIR set, /metrics adds them up: docs/operations.md). Logging
-    is set up here as `threadr serve` sets it up (uvicorn configures only its own loggers)."""
+    """The app with the environment's settings, for uvicorn's app factories: the low-level way
+    to run workers, `uvicorn --factory threadr.web.app:from_environment --workers N` (each worker
+    builds its own; with PROMETHEUS_MULTIPROC_DIR set, /metrics adds them up:
+    docs/operations.md). `threadr serve --workers N` is the usual way (cli.py). Logging is set
+    up here as `threadr serve` sets it up (uvicorn configures only its own loggers)."""
     settings = Settings.from_env()
     configure_logging(settings)
     return create_app(settings)

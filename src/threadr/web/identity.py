@@ -18,8 +18,9 @@ def client_host(scope: Scope, ipv6_prefix: int) -> str:
     """The client as limits and quotas count it: an IPv4 address as it is, an IPv6 address by
     its network of `ipv6_prefix` bits (RATE_LIMIT_IPV6_PREFIX).
 
-    The address is uvicorn's after trusted-proxy handling (FORWARDED_ALLOW_IPS), so a raw
-    X-Forwarded-For from anyone else is never believed."""
+    The address is the one the edge proxy passed (CLIENT_IP_HEADER, set into the scope by
+    middleware/client.py), else uvicorn's after trusted-proxy handling (FORWARDED_ALLOW_IPS):
+    an X-Forwarded-For the client wrote itself is never believed."""
     client = scope.get("client")
     if not client:
         return "unknown"
