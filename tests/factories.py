@@ -67,14 +67,13 @@ class Clock:
 def make_gateway(
     redis: Any | None,
     *,
-    threshold: int = 3,
     timeout: float = 2.0,
     pool_slots: int = 64,
     breaker: CircuitBreaker | None = None,
     lane: Any | None = None,
 ) -> Gateway:
     """A gateway on `redis` (None, a fakeredis, a real client or a BrokenRedis)."""
-    breaker = breaker or CircuitBreaker(threshold=threshold)
+    breaker = breaker or CircuitBreaker()
     return Gateway(redis, timeout=timeout, pool_slots=pool_slots, breaker=breaker, lane=lane)
 
 
@@ -165,7 +164,8 @@ class BrokenPool:
 
 
 class BrokenConnection:
-    """A lane connection to the unreachable server: every send fails (and is counted)."""
+    """A lane's (or the watch's) connection to the unreachable server: every send fails (and is
+    counted)."""
 
     is_connected = False
 
@@ -174,6 +174,9 @@ class BrokenConnection:
 
     async def send_packed_command(self, packed: Any) -> None:
         await self.redis.execute_command("PACKED")
+
+    async def send_command(self, *args: Any) -> None:  # the watch's PING
+        await self.redis.execute_command(*args)
 
     async def read_response(self) -> Any:
         raise RedisConnectionError("connection refused")

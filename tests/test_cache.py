@@ -84,7 +84,7 @@ async def test_redis_cache_sets_ttl_under_the_documented_prefix() -> None:
 async def test_redis_down_falls_back_to_memory_behind_a_breaker() -> None:
     # Nothing listens on port 1: every call fails at once with a connection error.
     redis = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
-    breaker = CircuitBreaker(threshold=1, cooldown=60)
+    breaker = CircuitBreaker()
     cache = ThreadCache(make_gateway(redis, breaker=breaker), ttl_seconds=60, memory_entries=10)
     await cache.set("k", entry())
     assert breaker.is_open

@@ -23,7 +23,7 @@ from .errors import ServiceUnavailable
 from .source import Source, SourceType, digest
 from .storage import indexed
 from .storage.counters import Counters
-from .storage.gateway import UNAVAILABLE, Gateway, Unavailable
+from .storage.gateway import RETRY_AFTER_SECONDS, UNAVAILABLE, Gateway, Unavailable
 from .storage.keys import CACHE_INDEX_KEY, CACHE_STATS_KEY, cache_key
 from .writing.finalize import Tweet
 from .writing.writer import Generator
@@ -239,7 +239,7 @@ class ThreadCache:
                 raise ServiceUnavailable(
                     "Redis cannot be reached, so the cached entry could not be removed; "
                     "try again shortly.",
-                    headers={"Retry-After": "5"},
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
                 )
             return removed
         for other in related:

@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings, unverified_tls_options
 from .storage.client import create_redis
+from .storage.stats import eviction_warnings
 
 _TIMEOUT = 10.0
 
@@ -44,7 +45,8 @@ def line_printer() -> Say:
 
 
 async def check_redis(settings: Settings, say: Say | None = None) -> bool:
-    """Connect, authenticate and PING; explain the usual failures in plain words."""
+    """Connect, authenticate and PING; explain the usual failures in plain words, and warn of
+    an eviction policy that may drop keys the service must keep."""
     say = say or line_printer()
     if not settings.redis_url:
         say(
@@ -73,6 +75,7 @@ async def check_redis(settings: Settings, say: Say | None = None) -> bool:
             await redis.ping()
             info = await redis.info("server")
             cluster_mode = (await redis.info("cluster")).get("cluster_enabled")
+            memory = await redis.info("memory")
     except AuthenticationError:
         say(
             False,
@@ -126,6 +129,9 @@ async def check_redis(settings: Settings, say: Say | None = None) -> bool:
                 "kept by its other nodes answer MOVED and are served from memory.",
             )
             return False
+        policy = memory.get("maxmemory_policy")
+        for warning in eviction_warnings(None if policy is None else str(policy)):
+            say(WARNING, warning)
         return True
     finally:
         await redis.aclose()

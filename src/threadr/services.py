@@ -88,12 +88,13 @@ async def build_services(
         redis = create_redis(settings)
         if redis is not None:
             stack.push_async_callback(redis.aclose)
-    watch = RedisWatch(redis, timeout=settings.redis_timeout_seconds)
-    await watch.start()
-    stack.push_async_callback(watch.stop)
-
     gateway = Gateway.for_settings(settings, redis)
     stack.push_async_callback(gateway.aclose)
+    # The watch probes Redis for the gateway's circuit breaker, the one state every store,
+    # /health and /readiness read (storage/watch.py).
+    watch = RedisWatch(gateway)
+    await watch.start()
+    stack.push_async_callback(watch.stop)
     if watch.connected:
         await gateway.load(
             ratelimit.SCRIPT,

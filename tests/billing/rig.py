@@ -18,6 +18,7 @@ from threadr.accounts.sessions import Sessions
 from threadr.accounts.users import Accounts
 from threadr.billing.payments import Billing
 from threadr.billing.webhooks import Receipt
+from threadr.storage.breaker import CircuitBreaker
 from threadr.storage.keys import premium_key
 
 ANN = "0123456789abcdef01234567"
@@ -43,6 +44,13 @@ class Rig:
     redis: Any
     auth: Auth
     billing: Billing
+    breaker: CircuitBreaker
+
+    def heal(self) -> None:
+        """Redis answers every command again, and the watch's probe has seen it (storage/watch.py
+        closes the circuit the first failure opened)."""
+        self.redis.failing = set()
+        self.breaker.close()
 
     async def deliver(self, payload: bytes, signature: str | None = None) -> Receipt:
         header = sign(payload) if signature is None else signature
@@ -68,7 +76,8 @@ class built:
         gateway = make_gateway(self.redis)
         sessions = Sessions(gateway, ttl_seconds=60, max_seconds=60, per_account=5)
         auth = Auth(Accounts(gateway), sessions, Premium(gateway), self.passwords)
-        return Rig(self.redis, auth, Billing.build(settings, gateway, auth, None))
+        billing = Billing.build(settings, gateway, auth, None)
+        return Rig(self.redis, auth, billing, gateway.breaker)
 
     async def __aexit__(self, *exc: object) -> None:
         self.passwords.close()

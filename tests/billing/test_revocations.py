@@ -187,7 +187,7 @@ async def test_a_refund_before_the_retried_payment_leaves_no_premium(rig: Rig) -
     rig.redis.failing = {"EVALSHA", "EVAL"}
     with pytest.raises(ServiceUnavailable):
         await rig.deliver(paid())
-    rig.redis.failing = set()
+    rig.heal()
     assert (await rig.deliver(refund())).outcome == "premium_revoked"
     retried = await rig.deliver(paid())
     assert (retried.outcome, retried.granted) == ("already_applied", False)
@@ -238,7 +238,7 @@ async def test_a_refund_with_redis_down_is_a_503_and_its_retry_revokes_once(rig:
     with pytest.raises(ServiceUnavailable) as down:
         await rig.deliver(refund())
     assert down.value.code == "storage_unavailable" and "Retry-After" in down.value.headers
-    rig.redis.failing = set()
+    rig.heal()
     assert (await rig.deliver(refund())).outcome == "premium_revoked"
     assert await rig.until(holder) == year.until
 
@@ -248,5 +248,5 @@ async def test_a_refund_whose_link_cannot_be_read_is_a_503(rig: Rig) -> None:
     rig.redis.failing = {"GET"}
     with pytest.raises(ServiceUnavailable):
         await rig.deliver(refund())
-    rig.redis.failing = set()
+    rig.heal()
     assert close_to(await rig.until(account_holder(ANN)), await redis_ms(rig.redis) + DAYS_MS)

@@ -167,7 +167,7 @@ async def test_a_grant_that_cannot_be_recorded_is_a_503_and_its_retry_grants_onc
     assert int(down.value.headers["Retry-After"]) >= 1
     assert await rig.redis.exists(event_key("evt_paid")) == 0  # not journalled: Stripe retries
 
-    rig.redis.failing = set()
+    rig.heal()
     retried = await rig.deliver(paid())
     assert (retried.outcome, retried.applied) == ("premium_granted", True)
     assert (await rig.deliver(paid())).duplicate

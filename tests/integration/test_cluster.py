@@ -272,8 +272,8 @@ async def test_a_dead_master_takes_only_its_own_keys_away(cluster: LocalCluster)
 
 async def test_a_failover_heals_by_itself_scripts_included(tmp_path: Path) -> None:
     """A master killed, its replica promoted (with no script loaded: Redis does not pass SCRIPT
-    LOAD on to replicas): the client learns the new master at the next probe of the old one's
-    breaker, and the first script call there is sent again with EVAL. No restart."""
+    LOAD on to replicas): the client learns the new master when the watch finds the old one
+    silent, and the first script call there is sent again with EVAL. No restart."""
     nodes = LocalCluster(tmp_path, replicas=1)
     try:
         await nodes.start()
@@ -302,7 +302,7 @@ async def test_a_failover_heals_by_itself_scripts_included(tmp_path: Path) -> No
                 status = await http.get("/api/rate-limit-status")
                 return bool(status.json()["using_redis"])
 
-            await until(limited_in_redis, within=15)  # the old master's breaker: 1 probe in 5 s
+            await until(limited_in_redis, within=15)  # the watch learns the slots anew
             after = await http.post("/api/generate", json={"text": TEXT})
             assert after.status_code == 200 and after.headers["x-cache"] == "HIT"
             assert limiter.counts["allowed"] == 2 and limiter.counts["degraded"] == 0

@@ -83,7 +83,7 @@ async def test_a_corrupt_count_is_no_error_on_redis(
 ) -> None:
     """Redis's own Lua (5.1) reads what the app's reader reads: 0, and no script error (which
     the gateway would count as Redis failing)."""
-    gateway = make_gateway(redis, threshold=1)
+    gateway = make_gateway(redis)
     quota = Quota(gateway, limit_settings(), clock=clock)
     day = "threadr:quota:{user:9}:d:20250110"
     if corrupt == "hash":

@@ -103,7 +103,7 @@ def _closed_port() -> int:
 async def test_unreachable_redis_gives_degraded_decisions() -> None:
     no_retry = Retry(NoBackoff(), 0)
     r = Redis(port=_closed_port(), socket_connect_timeout=0.2, socket_timeout=0.2, retry=no_retry)
-    limiter = Limiter(make_gateway(r, threshold=1), limit_settings(burst=2))
+    limiter = Limiter(make_gateway(r), limit_settings(burst=2))
     started = time.monotonic()
     try:
         results = [await limiter.hit("u", read="k") for _ in range(3)]

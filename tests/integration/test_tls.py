@@ -17,6 +17,7 @@ from threadr.checks import check_redis
 from threadr.config import Settings
 from threadr.errors import ConfigError
 from threadr.storage.client import create_redis
+from threadr.storage.gateway import Gateway
 from threadr.storage.lane import Lane, command
 from threadr.storage.watch import RedisWatch
 
@@ -114,10 +115,12 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
 
 async def _reachable(settings: Settings) -> bool:
     redis = create_redis(settings)
+    watch = RedisWatch(Gateway.for_settings(settings, redis))
     try:
-        return await RedisWatch(redis, timeout=2.0).check()
+        return await watch.check()
     finally:
         assert redis is not None
+        await watch.stop()
         await redis.aclose()
 
 

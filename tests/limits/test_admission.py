@@ -19,7 +19,7 @@ ENTRY = CacheEntry.new([Tweet(1, 1, "1/1 Hello.", 10)], "text", None, "offline",
 
 
 def admission(redis: Any, **limits: Any) -> Admission:
-    gateway = make_gateway(redis, threshold=1)
+    gateway = make_gateway(redis)
     cache = ThreadCache(gateway, ttl_seconds=60, memory_entries=10)
     return Admission(Limiter(gateway, limit_settings(**limits)), cache)
 

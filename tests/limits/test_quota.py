@@ -29,6 +29,7 @@ STATUS_FIELDS = [
     "has_premium",
     "premium_expires_at",
     "free_tier_enabled",
+    "degraded",
 ]
 
 
@@ -150,6 +151,7 @@ async def test_status_fields(make_quota: MakeQuota) -> None:
         has_premium=True,
         premium_expires_at=None,
         free_tier_enabled=True,
+        degraded=False,
     )
     assert list(msgspec.structs.asdict(status)) == STATUS_FIELDS
 
@@ -176,22 +178,23 @@ async def test_script_flush_is_invisible(make_quota: MakeQuota, fake: Any) -> No
 
 async def test_redis_down_counts_in_memory(make_quota: MakeQuota) -> None:
     broken = BrokenRedis()
-    quota = make_quota(broken, breaker=CircuitBreaker(threshold=2))
+    quota = make_quota(broken, breaker=CircuitBreaker())
     assert [s.daily_usage for s in await usage_n(quota, 5)] == [1, 2, 3, 4, 5]
     with pytest.raises(QuotaExceeded):
         await quota.reserve("203.0.113.4")
     assert (await quota.status("203.0.113.4")).daily_usage == 5
-    assert broken.calls == 2  # the breaker kept the rest away from Redis
+    assert broken.calls == 1  # the breaker, open at the first failure, kept the rest away
 
 
 async def test_redis_counts_win_when_it_returns(make_quota: MakeQuota, fake: Any) -> None:
-    now = [0.0]
-    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=lambda: now[0])
+    breaker = CircuitBreaker()
     quota = make_quota(breaker=breaker)
     await quota.reserve("u")  # counted in Redis
-    breaker.failure()  # Redis "goes away": the breaker is open
+    breaker.open("test")  # Redis "goes away": the breaker is open
     assert [s.daily_usage for s in await usage_n(quota, 3, "u")] == [1, 2, 3]  # in memory
-    now[0] = 5  # cooldown over: the next call probes Redis, which answers
+    assert (await quota.status("u")).degraded
+    breaker.close()  # the watch's probe found Redis answering again
+    assert not (await quota.status("u")).degraded
     assert (await quota.reserve("u")).usage.daily_usage == 2  # outage usage is forgiven
 
 
@@ -255,14 +258,13 @@ async def test_a_reservation_counted_in_memory_is_refunded_in_memory(
 ) -> None:
     """Made during an outage, refunded once Redis is back: Redis never counted it, so its
     count (of reservations made before the outage) is left alone."""
-    now = [0.0]
-    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=lambda: now[0])
+    breaker = CircuitBreaker()
     quota = make_quota(breaker=breaker)
     await reserve_n(quota, 3, "u")  # counted in Redis
-    breaker.failure()  # Redis goes away
+    breaker.open("test")  # Redis goes away
     during = QuotaAccount(quota, "u")
     await during.reserve()  # counted in memory
-    now[0] = 5  # Redis is back (the next call probes it, and it answers)
+    breaker.close()  # Redis is back (the watch's probe found it answering)
     await during.refund()
     assert (await quota.status("u")).daily_usage == 3
     assert await counts(fake, "u", "d:20250110") == [3]
@@ -274,16 +276,15 @@ async def test_a_reservation_counted_in_redis_is_not_refunded_in_memory(
 ) -> None:
     """Refunding Redis's reservation from memory would hand out outage credit that nobody
     used; while Redis is away such a refund is lost (logged) instead."""
-    now = [0.0]
-    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=lambda: now[0])
+    breaker = CircuitBreaker()
     quota = make_quota(breaker=breaker)
-    breaker.failure()
+    breaker.open("test")
     await QuotaAccount(quota, "u").reserve()  # an outage's reservation, in memory
-    now[0] = 5
+    breaker.close()
     in_redis = QuotaAccount(quota, "u")
     await in_redis.reserve()  # Redis is back and counts this one
     assert not breaker.is_open
-    breaker.failure()  # away again
+    breaker.open("test")  # away again
     await in_redis.refund()
     assert quota.memory._counts[b"threadr:quota:{u}:d:20250110"] == 1
 
@@ -293,7 +294,7 @@ async def test_a_corrupt_count_reads_as_zero_and_is_replaced(
 ) -> None:
     """A stored count that is not a whole number we wrote: no 500 and no Redis failure; it
     counts as nothing, and the next reservation writes a real count over it."""
-    breaker = CircuitBreaker(threshold=1)
+    breaker = CircuitBreaker()
     quota = make_quota(breaker=breaker)
     day, month = "threadr:quota:{u}:d:20250110", "threadr:quota:{u}:m:202501"
     await fake.set(day, b"garbage")

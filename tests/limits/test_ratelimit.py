@@ -40,7 +40,7 @@ MakeLimiter = Callable[..., Limiter]
 def make_limiter(fake: FakeRedis, clock: Clock) -> MakeLimiter:
     def make(redis: Any = fake, *, clock: Any = clock, **overrides: Any) -> Limiter:
         settings = limit_settings(**{"requests": 1000, **overrides})
-        return Limiter(make_gateway(redis, threshold=2), settings, clock=clock)
+        return Limiter(make_gateway(redis), settings, clock=clock)
 
     return make
 
@@ -253,7 +253,7 @@ async def test_failures_degrade_and_open_the_breaker(make_limiter: MakeLimiter) 
     assert [d.reason for d, _ in results] == ["degraded"] * 4
     assert [d.allowed for d, _ in results] == [True, True, False, False]
     assert all(cached is UNAVAILABLE for _, cached in results)
-    assert broken.calls == 2  # the breaker (threshold 2) kept the last two away from Redis
+    assert broken.calls == 1  # the first failure opened the breaker: the rest skip Redis
     assert limiter.counts["degraded"] == 4
     assert not limiter.using_redis
 
@@ -261,8 +261,8 @@ async def test_failures_degrade_and_open_the_breaker(make_limiter: MakeLimiter) 
 async def test_open_breaker_does_not_wait(make_limiter: MakeLimiter) -> None:
     # A non-routable address: any attempt to connect would hang for the 5 s timeout.
     r = Redis(host="10.255.255.1", port=6379, socket_connect_timeout=5, socket_timeout=5)
-    breaker = CircuitBreaker(threshold=1, cooldown=60)
-    breaker.failure()
+    breaker = CircuitBreaker()
+    breaker.open("test")
     limiter = Limiter(make_gateway(r, breaker=breaker), Settings())
     try:
         decision, cached = await asyncio.wait_for(limiter.hit("u", read="k"), 0.5)

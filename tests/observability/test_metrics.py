@@ -65,6 +65,7 @@ def sources(c: Counted) -> Sources:
 
 class Breaker:
     is_open = False
+    trips = 0
 
 
 def test_counts_are_copied_once_however_often_it_syncs() -> None:
@@ -78,7 +79,7 @@ def test_counts_are_copied_once_however_often_it_syncs() -> None:
     metrics.sync()  # nothing new: nothing added
     c.hits += 1
     c.decisions[("hourly", "denied")] = 1
-    c.connected, c.breaker.is_open = False, True
+    c.connected, c.breaker.is_open, c.breaker.trips = False, True, 1
     m = read_metrics(generate_latest(metrics.registry).decode())  # not synced yet
     assert metric_value(m, "threadr_cache_requests_total", result="hit") == 5
     metrics.sync()
@@ -93,6 +94,7 @@ def test_counts_are_copied_once_however_often_it_syncs() -> None:
     assert metric_value(m, "threadr_errors_total", code="timeout") == 1  # the same dict here
     assert metric_value(m, "threadr_redis_up") == 0
     assert metric_value(m, "threadr_redis_circuit_open") == 1
+    assert metric_value(m, "threadr_redis_circuit_opens_total") == 1
 
 
 async def test_a_new_lifespan_counts_on_from_where_the_last_one_stopped() -> None:

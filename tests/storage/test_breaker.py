@@ -1,28 +1,29 @@
-"""The circuit breaker's states: closed, open after failures in a row, one probe per cooldown."""
+"""The circuit breaker's two states: open at once on one failure, for everyone; closed only when
+told (the watch's probe); listeners hear each change once."""
 
 from __future__ import annotations
 
 from threadr.storage.breaker import CircuitBreaker
 
 
-def test_opens_after_threshold_and_probes_after_cooldown() -> None:
-    now = [0.0]
-    breaker = CircuitBreaker(threshold=2, cooldown=5, clock=lambda: now[0])
-    assert breaker.allow()
-    breaker.failure()
-    assert breaker.allow()
-    breaker.failure()
-    assert breaker.is_open and not breaker.allow()
-    now[0] = 5.0
-    assert breaker.allow()  # one probe
-    assert not breaker.allow()  # the others keep skipping
-    breaker.success()
-    assert breaker.allow() and not breaker.is_open
+def test_one_failure_opens_it_and_only_close_closes_it() -> None:
+    breaker = CircuitBreaker()
+    assert not breaker.is_open
+    breaker.open("GET: ConnectionError('refused')")
+    assert breaker.is_open and breaker.reason == "GET: ConnectionError('refused')"
+    breaker.close()
+    assert not breaker.is_open
+    assert breaker.trips == 1
 
 
-def test_a_success_resets_the_count_of_failures() -> None:
-    breaker = CircuitBreaker(threshold=2)
-    breaker.failure()
-    breaker.success()
-    breaker.failure()
-    assert not breaker.is_open  # two failures, but not in a row
+def test_listeners_hear_each_change_once() -> None:
+    heard: list[bool] = []
+    breaker = CircuitBreaker()
+    breaker.listen(heard.append)
+    breaker.open("a")
+    breaker.open("b")  # already open: nothing new, and the first reason stays
+    breaker.close()
+    breaker.close()
+    breaker.open("c")
+    assert heard == [True, False, True]
+    assert breaker.trips == 2 and breaker.reason == "c"

@@ -68,7 +68,7 @@ async def test_a_refused_update_is_not_sent_again_nor_held_against_redis() -> No
     batch would count them twice, and the breaker must not open over it (issue #12 review)."""
     redis = fakeredis.FakeAsyncRedis()
     await redis.set("threadr:stats:broken", "a string")
-    gateway = make_gateway(redis, threshold=1)
+    gateway = make_gateway(redis)
     counters = Counters(gateway)
     for _ in range(3):
         counters.add("threadr:stats:broken", "hits", 1)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fakeredis.aioredis import FakeRedis
 from redis.asyncio import Redis
+from redis.exceptions import ClusterDownError, MaxConnectionsError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError, ResponseError
 
 from tests.factories import BrokenRedis, make_gateway, until
 from threadr.storage.gateway import UNAVAILABLE, Slots
@@ -108,21 +108,94 @@ async def test_scripts_survive_a_script_flush(fake: FakeRedis) -> None:
     assert reply != UNAVAILABLE and reply[0] == 1
 
 
-async def test_failures_open_the_breaker_and_then_skip_redis(
+async def test_one_failure_opens_the_breaker_and_then_every_call_skips_redis(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     broken = BrokenRedis()
-    gateway = make_gateway(broken, threshold=2)
+    gateway = make_gateway(broken)
     with caplog.at_level(logging.WARNING):
         results = [await gateway.get("k", "cache read") for _ in range(4)]
-    assert results == [UNAVAILABLE] * 4
-    assert broken.calls == 2 and not gateway.available
-    assert "Redis failed (cache read" in caplog.text
+        written = await gateway.set("k", b"v", 60, "write")
+    assert results == [UNAVAILABLE] * 4 and written is UNAVAILABLE
+    assert broken.calls == 1 and not gateway.available
+    assert caplog.text.count("Redis failed (cache read") == 1
+
+
+async def test_a_refused_reply_fails_that_call_alone() -> None:
+    """WRONGTYPE, a script's error, OOM: Redis is there, so the circuit stays closed."""
+    gateway = make_gateway(object())
+
+    async def wrong_type(_: Any) -> None:
+        raise ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    assert await gateway.call(wrong_type, "test") is UNAVAILABLE
+    assert gateway.available and gateway.errors == {"other": 1}
+
+
+async def test_a_cluster_that_is_down_opens_the_breaker() -> None:
+    """CLUSTERDOWN is a reply, but no key is served until the cluster heals: as unreachable
+    (each call would otherwise pay redis-py's retries, ~1 s, before falling back)."""
+    gateway = make_gateway(object())
+
+    async def down(_: Any) -> None:
+        raise ClusterDownError("CLUSTERDOWN The cluster is down")
+
+    assert await gateway.call(down, "test") is UNAVAILABLE
+    assert not gateway.available and gateway.errors == {"cluster_down": 1}
+
+
+async def test_readonly_opens_the_breaker_and_drops_the_idle_connections() -> None:
+    """A replica answers READONLY after a failover moved the primary: like a lost connection,
+    with every idle connection closed so that the next ones are made afresh (the real replica
+    is in integration/test_faults.py)."""
+    redis = Redis(host="127.0.0.1", port=1)  # never connected: only its pool is used
+    gateway = make_gateway(redis)
+    dropped: list[bool] = []
+
+    async def disconnect(inuse_connections: bool = True) -> None:
+        dropped.append(inuse_connections)
+
+    redis.connection_pool.disconnect = disconnect  # type: ignore[method-assign]
+
+    async def replica(_: Any) -> None:
+        raise ReadOnlyError("You can't write against a read only replica.")
+
+    try:
+        assert await gateway.call(replica, "test") is UNAVAILABLE
+        assert dropped == [False]  # the idle ones; those in use are cut off as the circuit opens
+    finally:
+        await redis.aclose()
+    assert not gateway.available and gateway.errors == {"readonly": 1}
+
+
+async def test_opening_cuts_off_every_call_in_flight() -> None:
+    """Calls on the pool, queued for a slot and on the lane, all waiting on a Redis that will
+    never answer: when the circuit opens they fall back at once, not at their deadlines."""
+    lane = HangingLane()
+    gateway = make_gateway(object(), timeout=60, pool_slots=2, lane=lane)
+    never = asyncio.Event()
+    reached = 0
+
+    async def hangs(_: Any) -> None:
+        nonlocal reached
+        reached += 1
+        await never.wait()
+
+    calls: list[asyncio.Task[Any]] = [
+        asyncio.create_task(gateway.call(hangs, "test")) for _ in range(5)
+    ]
+    calls += [asyncio.create_task(gateway.get(f"k{i}", "test")) for i in range(3)]
+    await until(lambda: reached == 2 and lane.sent == 3)  # 2 on the pool, 3 queued, 3 on the lane
+    async with asyncio.timeout(1):
+        gateway.breaker.open("PING: TimeoutError()")
+        assert await asyncio.gather(*calls) == [UNAVAILABLE] * 8
+    assert reached == 2 and gateway._slots.free == 2
+    assert gateway.errors == {"timeout": 5}  # those that reached Redis; the queue counts nothing
 
 
 async def test_a_full_pool_falls_back_without_opening_the_breaker() -> None:
     """MaxConnectionsError is our shortage, not Redis failing: nothing counts towards opening."""
-    gateway = make_gateway(object(), threshold=1)
+    gateway = make_gateway(object())
 
     async def full(_: Any) -> None:
         raise MaxConnectionsError("Too many connections")
@@ -218,7 +291,7 @@ async def test_a_silent_server_holds_no_call_past_one_deadline() -> None:
 
 
 async def test_calls_that_waited_while_the_breaker_opened_do_not_reach_redis() -> None:
-    gateway = make_gateway(object(), threshold=1, pool_slots=1)
+    gateway = make_gateway(object(), pool_slots=1)
     fail = asyncio.Event()
     reached = 0
 
@@ -239,7 +312,7 @@ async def test_calls_that_waited_while_the_breaker_opened_do_not_reach_redis() -
 async def test_a_slot_wait_that_runs_out_does_not_count_against_redis() -> None:
     """Calls that ran out of time in the queue never reached Redis: only calls in flight tell
     whether Redis fails, so a queue behind a busy pool cannot open the breaker by itself."""
-    gateway = make_gateway(object(), threshold=1, timeout=0.05, pool_slots=1)
+    gateway = make_gateway(object(), timeout=0.05, pool_slots=1)
 
     async def fine(_: Any) -> int:
         return 1
@@ -248,9 +321,22 @@ async def test_a_slot_wait_that_runs_out_does_not_count_against_redis() -> None:
     async with asyncio.timeout(5):  # before the fix a queued call waited for ever
         queued = [await gateway.call(fine, "test") for _ in range(3)]
     assert queued == [UNAVAILABLE] * 3
-    assert gateway.available  # with a threshold of 1, one counted failure would have opened it
+    assert gateway.available  # one counted failure would have opened it
     gateway._slots.release()
     assert await gateway.call(fine, "test") == 1
+
+
+class HangingLane:
+    """Stands in for the lane to a Redis that never answers: always free, counts what it sends."""
+
+    free = True
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def execute(self, packed: bytes) -> Any:
+        self.sent += 1
+        await asyncio.Event().wait()
 
 
 class RecordingLane:
@@ -298,7 +384,7 @@ async def test_the_pool_path_checks_keys_and_arguments_apart(fake: FakeRedis) ->
 
 
 async def test_failed_calls_are_counted_by_kind() -> None:
-    gateway = make_gateway(object(), threshold=100, timeout=0.05)
+    gateway = make_gateway(object(), timeout=0.05)
     release = asyncio.Event()
 
     async def refused(_: Any) -> None:
@@ -315,6 +401,7 @@ async def test_failed_calls_are_counted_by_kind() -> None:
 
     for fn in (refused, refused, hangs, wrong_type, full):
         assert await gateway.call(fn, "test") is UNAVAILABLE
+        gateway.breaker.close()  # as the watch's probe would: each call reaches Redis
     assert gateway.errors == {"connection": 2, "timeout": 1, "other": 1, "pool_full": 1}
     assert await gateway.call(lambda r: asyncio.sleep(0), "test") is None  # none for a success
     assert sum(gateway.errors.values()) == 5

@@ -1,10 +1,12 @@
-"""What the operator endpoints report of a Redis Cluster: its primaries' INFO added up."""
+"""What the operator endpoints report of a Redis Cluster (its primaries' INFO added up), and the
+eviction policies they and check-config warn of: those that may drop a key the service must
+keep (a real Redis's, in integration/test_faults.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from threadr.storage.stats import from_info, human_bytes, merge_info
+from threadr.storage.stats import eviction_warnings, from_info, human_bytes, merge_info
 
 
 @pytest.mark.parametrize(
@@ -55,3 +57,32 @@ def test_the_primaries_info_is_added_up() -> None:
 def test_nothing_reported_stays_unknown() -> None:
     shown = from_info(merge_info([{}]), cache_entries=0, hits=0, misses=0, rate_limit_entries=0)
     assert shown.memory_used is None and shown.maxmemory_policy is None
+
+
+@pytest.mark.parametrize("policy", [None, "noeviction", "volatile-lru", "volatile-lfu"])
+def test_policies_that_keep_what_must_stay_are_not_warned_of(policy: str | None) -> None:
+    assert eviction_warnings(policy) == []
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
+def test_allkeys_policies_may_drop_accounts_and_limits(policy: str) -> None:
+    [warning] = eviction_warnings(policy)
+    assert policy in warning
+    for what in ("rate-limit", "free-tier", "sessions", "accounts", "premium"):
+        assert what in warning
+    assert "noeviction or volatile-lru" in warning
+
+
+def test_volatile_ttl_drops_the_counters_first() -> None:
+    [warning] = eviction_warnings("volatile-ttl")
+    assert "rate-limit and free-tier counters" in warning
+
+
+def test_a_policy_it_does_not_know_is_warned_of() -> None:
+    [warning] = eviction_warnings("optimistic-volatile")
+    assert "does not know" in warning
+
+
+def test_each_policy_of_a_cluster_is_judged() -> None:
+    [warning] = eviction_warnings("allkeys-lru,noeviction")  # merge_info's list
+    assert "allkeys-lru" in warning

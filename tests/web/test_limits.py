@@ -1,12 +1,18 @@
 """The limiter as the client sees it: RateLimit headers and the 429's words, from decisions made
-in memory with a settable clock (the endpoints on a real Redis are in integration/)."""
+in memory with a settable clock, and the status endpoints' `degraded` (the endpoints on a real
+Redis are in integration/)."""
 
 from __future__ import annotations
 
-from tests.factories import Clock, limit_settings, make_gateway
+from fakeredis import FakeAsyncRedis as FakeRedis
+from fakeredis import FakeServer
+
+from tests.factories import Clock, limit_settings, make_gateway, make_settings, running_app
 from threadr.limits.policies import Decision
 from threadr.limits.ratelimit import Limiter
 from threadr.web.limits import rate_limit_headers, rate_limited
+
+STATUS_PATHS = ("/api/rate-limit-status", "/api/usage/status")
 
 
 def memory_limiter(**limits: int) -> Limiter:
@@ -57,3 +63,21 @@ async def test_long_waits_are_said_in_minutes_and_hours() -> None:
             await limiter.hit("192.0.2.3")
         denied, _ = await limiter.hit("192.0.2.3")
         assert words in rate_limited(denied, rate_limit_headers(denied)).detail
+
+
+async def test_the_status_endpoints_say_when_memory_answers() -> None:
+    """`degraded` while a configured Redis is away and this instance's memory decides; not
+    when Redis answers, nor when none is configured (memory is then the design)."""
+    server = FakeServer()
+    async with running_app(make_settings(), redis=FakeRedis(server=server)) as client:
+        before = [(await client.get(path)).json() for path in STATUS_PATHS]
+        server.connected = False
+        during = [(await client.get(path)).json() for path in STATUS_PATHS]
+    async with running_app(make_settings()) as client:
+        unconfigured = [(await client.get(path)).json() for path in STATUS_PATHS]
+    assert [body["degraded"] for body in before] == [False, False]
+    assert before[0]["using_redis"] is True
+    assert [body["degraded"] for body in during] == [True, True]
+    assert during[0]["using_redis"] is False
+    assert [body["degraded"] for body in unconfigured] == [False, False]
+    assert unconfigured[0]["using_redis"] is False

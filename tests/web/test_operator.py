@@ -106,6 +106,7 @@ async def test_memory_only_reports_this_process() -> None:
         "ttl_hours": 24.0,
     }
     assert redis["available"] is False
+    assert redis.pop("warnings") == []
     assert set(redis.values()) == {False, None}
 
 

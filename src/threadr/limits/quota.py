@@ -50,6 +50,9 @@ class UsageStatus(msgspec.Struct):
     has_premium: bool = False
     premium_expires_at: str | None = None
     free_tier_enabled: bool = True
+    # True while a configured Redis is unreachable and this process's memory answers: the
+    # counts are this instance's since the outage began, not the shared ones.
+    degraded: bool = False
 
 
 class Reservation(NamedTuple):
@@ -159,7 +162,7 @@ class Quota:
             ok, day, month = self.memory.reserve(keys, period, self.limits)
         else:
             ok, day, month = reply
-        usage = self._usage(day, month, premium=False)
+        usage = self._usage(day, month, premium=False, in_memory=in_memory)
         if not ok:
             self.denials += 1
             raise QuotaExceeded(_detail(usage), extra={"usage": usage})
@@ -191,7 +194,7 @@ class Quota:
             day, month = self.memory.status(keys, period)
         else:
             day, month = (self._count(raw) for raw in got)
-        return self._usage(day, month, premium=premium)
+        return self._usage(day, month, premium=premium, in_memory=got is UNAVAILABLE)
 
     def _count(self, raw: bytes | None) -> int:
         """A stored count, read as the script reads it: anything it did not write counts as 0
@@ -209,7 +212,9 @@ class Quota:
             )
         return 0
 
-    def _usage(self, day: int, month: int, *, premium: bool) -> UsageStatus:
+    def _usage(
+        self, day: int, month: int, *, premium: bool, in_memory: bool = False
+    ) -> UsageStatus:
         daily, monthly = self.limits
         return UsageStatus(
             daily_usage=day,
@@ -220,6 +225,7 @@ class Quota:
             monthly_remaining=max(monthly - month, 0),
             has_premium=premium,
             free_tier_enabled=self.enabled,
+            degraded=in_memory and self.gateway.configured,
         )
 
 

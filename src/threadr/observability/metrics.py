@@ -176,7 +176,8 @@ class Metrics:
         )
         self.redis_up = gauge(
             "threadr_redis_up",
-            doc="1 while Redis answers the health watch; 0 when it does not or none is set up.",
+            doc="1 while Redis is in use (the circuit is closed); 0 when it is not or none is "
+            "set up.",
             mode="livemin",
         )
         self.redis_circuit_open = gauge(
@@ -184,11 +185,16 @@ class Metrics:
             doc="1 while the circuit breaker skips Redis (in-process fallbacks answer).",
             mode="livemax",
         )
+        self.redis_circuit_opens = counter(
+            "threadr_redis_circuit_opens",
+            doc="Times the circuit breaker opened: Redis found unreachable (or READONLY) by a "
+            "call or by the watch's probe.",
+        )
         self.redis_errors = counter(
             "threadr_redis_errors",
             "kind",
-            doc="Redis calls that failed, by kind (timeout, connection, other, pool_full, "
-            "queue_timeout, refused).",
+            doc="Redis calls that failed, by kind (timeout, connection, readonly, cluster_down, "
+            "other, pool_full, queue_timeout, refused).",
         )
         self.extraction_failures = counter(
             "threadr_extraction_failures",
@@ -264,6 +270,7 @@ class Metrics:
         self._mirror(self.errors, (((code,), n) for code, n in s.tally.errors.items()))
         self._mirror(self.ratelimit_decisions, s.limiter.decisions.items())
         self._mirror(self.quota_denials, (((), s.quota.denials),))
+        self._mirror(self.redis_circuit_opens, (((), s.gateway.breaker.trips),))
         self._mirror(self.redis_errors, (((kind,), n) for kind, n in s.gateway.errors.items()))
         self.redis_up.set(1 if s.watch.connected else 0)
         self.redis_circuit_open.set(1 if s.gateway.breaker.is_open else 0)

@@ -1,52 +1,47 @@
-"""The circuit breaker: after a few Redis failures in a row, calls skip Redis at once (and use
-the in-process fallbacks) instead of each waiting for a timeout, until a probe succeeds."""
+"""The circuit breaker: the process's one answer to "is Redis there?", for every store, /health,
+/readiness and the metrics. The first call that finds Redis unreachable opens it, at once and for
+everyone; while it is open every call takes its in-process fallback without trying Redis, and
+only the watch's probe (watch.py) closes it again."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+
+Listener = Callable[[bool], None]  # told True when the circuit opens, False when it closes
 
 
 class CircuitBreaker:
-    """Closed → open after `threshold` consecutive failures; after `cooldown` seconds one caller
-    is let through (half-open) to probe; a success closes it again."""
+    """Closed (calls go to Redis) or open (they fall back). No half-open state and no timer:
+    callers never probe; the watch does, in the background, until Redis answers."""
 
-    def __init__(
-        self,
-        *,
-        threshold: int = 3,
-        cooldown: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.threshold = threshold
-        self.cooldown = cooldown
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        # How many times it has opened (or re-opened): a caller that saw one value before
-        # waiting and another after knows Redis failed meanwhile (the gateway's slot queue).
+    def __init__(self) -> None:
+        # A plain attribute, not a property: every Redis call reads it (bench/callcount.py).
+        self.is_open = False
+        # What opened it last (a call's failure, or the watch's PING), for the log.
+        self.reason = ""
+        # How many times it has opened since start.
         self.trips = 0
+        self._listeners: list[Listener] = []
 
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(is_open)` on every change (the gateway cuts off the calls in flight
+        when it opens; the watch logs)."""
+        self._listeners.append(listener)
 
-    def allow(self) -> bool:
-        """True when a call to Redis should be attempted now."""
-        if self._opened_at is None:
-            return True
-        if self._clock() - self._opened_at >= self.cooldown:
-            # Half-open: let this caller probe, and push the next probe one cooldown away.
-            self._opened_at = self._clock()
-            return True
-        return False
+    def open(self, reason: str) -> None:
+        """Redis is unreachable: skip it from now on, everywhere. A no-op when already open."""
+        if self.is_open:
+            return
+        self.is_open = True
+        self.reason = reason
+        self.trips += 1
+        for listener in self._listeners:
+            listener(True)
 
-    def success(self) -> None:
-        self._failures = 0
-        self._opened_at = None
-
-    def failure(self) -> None:
-        self._failures += 1
-        if self._failures >= self.threshold:
-            self._opened_at = self._clock()
-            self.trips += 1
+    def close(self) -> None:
+        """Redis answers again (only the watch's probe says so)."""
+        if not self.is_open:
+            return
+        self.is_open = False
+        for listener in self._listeners:
+            listener(False)

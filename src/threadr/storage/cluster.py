@@ -91,9 +91,13 @@ class ClusterGateway(Gateway):
         without a key)."""
         redis = self.redis
         breaker = self.breaker_for(key)
-        if redis is None or not breaker.allow():
+        if redis is None or breaker.is_open:
             return UNAVAILABLE
         return await self._pooled(redis, fn, what, breaker)
+
+    async def _reconnect(self) -> None:
+        """Nothing: `RedisCluster` follows MOVED replies to a failover's new primary itself, and
+        its pools are per node."""
 
     async def get(self, key: str, what: str) -> bytes | Unavailable | None:
         return await self.call(lambda r: r.get(key), what, key=key)  # type: ignore[arg-type,return-value]

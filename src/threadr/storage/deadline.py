@@ -66,6 +66,26 @@ class Deadlines:
         due = self._due.get(task)
         return due is not None and due - task.get_loop().time() < self.tick
 
+    def stalled(self, age: float) -> bool:
+        """Whether some call has been in flight for `age` seconds or more (the watch then asks
+        Redis whether it is hung, rather than wait for the call's whole deadline)."""
+        loop = self._loop
+        if loop is None or not self._due:
+            return False
+        return min(self._due.values()) - self.timeout + age <= loop.time()
+
+    def expire_all(self) -> None:
+        """Cut off every call in flight now, as its deadline would (they see TimeoutError): the
+        circuit has opened, and they would only wait on a Redis known to be away."""
+        loop = self._loop
+        if loop is None or not self._due:
+            return
+        current = asyncio.current_task(loop)  # the caller, if it is a call, finishes its own way
+        for task in self._due:
+            if task is not current and task not in self._expired and task.get_loop() is loop:
+                self._expired.add(task)
+                task.cancel()
+
     def _check(self) -> None:
         loop = self._loop
         assert loop is not None

@@ -4,7 +4,13 @@ pool behind a bound on calls in flight; all under one deadline (deadline.py) and
 breaker (breaker.py), so that with Redis down or slow a call answers UNAVAILABLE — use the
 in-process fallback — instead of an error or a hang. Stores call `get`, `script` or `call` and
 never see a connection or a packed byte. On Redis Cluster, `ClusterGateway` (cluster.py) takes
-its place: no lane, a breaker per node."""
+its place: no lane, a breaker per node.
+
+What opens a circuit: a call that finds Redis unreachable (connection refused or reset, no
+answer by its deadline) or answering READONLY (a replica, after a failover moved the primary
+elsewhere: the idle connections are dropped, so that the next ones are made afresh). A reply
+Redis refused (a script's error, a wrong type, OOM) fails that call alone. Opening the shared
+breaker cuts off the calls in flight at once; the watch (watch.py) closes it again."""
 
 from __future__ import annotations
 
@@ -12,13 +18,18 @@ import asyncio
 import collections
 import enum
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import (
+    ClusterDownError,
+    MaxConnectionsError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from threadr.config import Settings
@@ -41,14 +52,25 @@ class Unavailable(enum.Enum):
 
 
 UNAVAILABLE = Unavailable.REDIS
+# Retry-After of a 503 for want of Redis: the watch probes it four times a second (watch.py).
+RETRY_AFTER_SECONDS = 1
+
+
+def describe(exc: BaseException) -> str:
+    """`ConnectionError: Error 111 connecting …`: redis-py 8's repr() leaves the message out."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def error_kind(exc: BaseException) -> str:
     """A failed call's kind, as threadr_redis_errors_total labels it."""
     if isinstance(exc, TimeoutError | RedisTimeoutError):
         return "timeout"
-    if isinstance(exc, RedisConnectionError | OSError):
-        return "connection"
+    if isinstance(exc, RedisConnectionError | OSError | RedisClusterException):
+        return "connection"  # the last: no cluster node answers, or none serves the slot
+    if isinstance(exc, ReadOnlyError):
+        return "readonly"  # a replica: the primary is elsewhere now (a failover)
+    if isinstance(exc, ClusterDownError):
+        return "cluster_down"  # CLUSTERDOWN, MASTERDOWN: the node serves no key until it heals
     return "other"  # a reply Redis refused (a script's error, a wrong type, OOM …)
 
 
@@ -112,10 +134,12 @@ class Gateway:
     ) -> None:
         self.redis = redis
         self.lane = lane
+        self.timeout = timeout
         # One breaker for every store: when Redis is down, all of them skip it at once.
         self.breaker = breaker or CircuitBreaker()
         # Per call, send and reply (the client sets no socket timeout itself: client.py).
         self._deadlines = Deadlines(timeout)
+        self.breaker.listen(self._circuit_changed)
         # At most as many pool calls in flight as the pool has connections: a burst waits here
         # for a free one instead of the pool raising (which would push exact limits into memory),
         # the wait counting against the call's deadline (_queued).
@@ -159,9 +183,9 @@ class Gateway:
                 "(REDIS_URL is not set).",
                 code="storage_not_configured",
             )
-        wait = max(1, math.ceil(self.breaker.cooldown))
+        wait = RETRY_AFTER_SECONDS
         return ServiceUnavailable(
-            f"Our database is unreachable just now; please try again in {wait} seconds.",
+            "Our database is unreachable just now; please try again in a second.",
             code="storage_unavailable",
             headers={"Retry-After": str(wait)},
         )
@@ -170,6 +194,16 @@ class Gateway:
     def available(self) -> bool:
         """Calls go to Redis now: it is configured and the breaker is closed."""
         return self.redis is not None and not self.breaker.is_open
+
+    def stalled(self, age: float) -> bool:
+        """Some call has waited `age` seconds or more for Redis (the watch's cue to probe it)."""
+        return self._deadlines.stalled(age)
+
+    def _circuit_changed(self, is_open: bool) -> None:
+        if is_open:
+            # The calls in flight would each wait out their deadline on a Redis known to be
+            # away (a hung one: REDIS_TIMEOUT_SECONDS): they fall back now instead.
+            self._deadlines.expire_all()
 
     # Each entry point opens with the same three-line check rather than a shared helper: it runs
     # on every cache hit, and a call there is measurable (bench/callcount.py).
@@ -181,7 +215,7 @@ class Gateway:
         the keys it touches (all in one hash slot), names the Redis Cluster node whose breaker
         it counts on; a single Redis has one breaker and ignores it."""
         redis = self.redis
-        if redis is None or not self.breaker.allow():
+        if redis is None or self.breaker.is_open:
             return UNAVAILABLE
         return await self._pooled(redis, fn, what, self.breaker)
 
@@ -200,7 +234,7 @@ class Gateway:
     async def get(self, key: str, what: str) -> bytes | Unavailable | None:
         """GET `key` (bytes, or None when absent)."""
         redis = self.redis
-        if redis is None or not self.breaker.allow():
+        if redis is None or self.breaker.is_open:
             return UNAVAILABLE
         lane = self.lane
         if lane is not None and lane.free:
@@ -217,7 +251,7 @@ class Gateway:
         """Run `call`'s script with these keys and arguments (its constant tail follows); the
         reply is the array our scripts return."""
         redis = self.redis
-        if redis is None or not self.breaker.allow():
+        if redis is None or self.breaker.is_open:
             return UNAVAILABLE
         lane = self.lane
         if call.hot and lane is not None and lane.free:
@@ -282,19 +316,19 @@ class Gateway:
         """A pool call that must wait for a slot. The wait and the command share the one
         deadline: with Redis hung, a queue of calls on a few slots would otherwise be served
         a timeout at a time (20 calls on 2 slots took ten timeouts). A call whose wait saw
-        the breaker open does not add itself to the Redis that opened it."""
+        the breaker open does not add itself to the Redis that opened it (opening cuts the
+        queue off anyway, but a slot can be handed over in that same instant)."""
         slots, deadlines = self._slots, self._deadlines
-        trips = breaker.trips
         sent = False
 
         async def wait_then_send() -> T | Unavailable:
             nonlocal sent
             await slots.acquire()
             try:
-                # Not sent when the breaker opened meanwhile, nor with its deadline all but spent
-                # in the queue: the deadline's tick could otherwise let a queued call reach a
-                # hung Redis in the instant between its neighbours' timeouts and its own.
-                if breaker.trips != trips or deadlines.nearly_out():
+                # Not sent when the breaker is open, nor with its deadline all but spent in the
+                # queue: the deadline's tick could otherwise let a queued call reach a hung
+                # Redis in the instant between its neighbours' timeouts and its own.
+                if breaker.is_open or deadlines.nearly_out():
                     return UNAVAILABLE
                 sent = True
                 return await fn(redis)
@@ -311,10 +345,11 @@ class Gateway:
         *,
         reached: Callable[[], bool] = lambda: True,
     ) -> T | Unavailable:
-        """Run `call` under one deadline; only a call that `reached` Redis counts for
-        `breaker`, failure or success."""
+        """Run `call` under one deadline; only a failure of a call that `reached` Redis says
+        anything of Redis, to `breaker`. A success reports nothing (only the watch closes a
+        circuit), so that it costs the cache hit nothing."""
         try:
-            result = await self._deadlines.run(call)  # TimeoutError is an OSError
+            return await self._deadlines.run(call)  # TimeoutError is an OSError
         except MaxConnectionsError as exc:
             # Our own pool is full, not a Redis fault: fall back for this call, count nothing.
             self.errors["pool_full"] += 1
@@ -322,15 +357,31 @@ class Gateway:
             return UNAVAILABLE
         except self.failures as exc:
             if not reached():
-                # Out of time in the slot queue: the pool is busy, which says nothing of Redis
-                # (the calls in flight report on it), so it counts nothing towards opening.
-                self.errors["queue_timeout"] += 1
-                log.warning("No Redis connection free in time (%s); using the fallback", what)
+                # Out of time in the slot queue (or cut off there as the circuit opened): the
+                # pool is busy, which says nothing of Redis (the calls in flight report on it).
+                if not breaker.is_open:
+                    self.errors["queue_timeout"] += 1
+                    log.warning("No Redis connection free in time (%s); using the fallback", what)
                 return UNAVAILABLE
-            breaker.failure()
-            self.errors[error_kind(exc)] += 1
-            log.warning("Redis failed (%s: %r); using the in-process fallback", what, exc)
+            kind = error_kind(exc)
+            self.errors[kind] += 1
+            if kind == "other":
+                log.warning("Redis refused a call (%s: %s); using the fallback", what, exc)
+            elif not breaker.is_open:
+                # The first to fail says so; the calls it cuts off (and any failing meanwhile)
+                # are counted, not logged, one by one.
+                reason = f"{what}: {describe(exc)}"
+                log.warning("Redis failed (%s); using the in-process fallback", reason)
+                breaker.open(reason)
+            if kind == "readonly":
+                await self._reconnect()
             return UNAVAILABLE
-        if reached():
-            breaker.success()
-        return result
+
+    async def _reconnect(self) -> None:
+        """Drop every idle connection (those in use are cut off as the circuit opens), so that
+        the next ones are made afresh, to wherever the primary's address now leads. (A cluster
+        client follows its nodes' MOVED replies itself: cluster.py leaves this out.)"""
+        assert self.redis is not None
+        await self.redis.connection_pool.disconnect(inuse_connections=False)
+        if self.lane is not None:
+            await self.lane.disconnect()

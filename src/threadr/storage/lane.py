@@ -16,7 +16,8 @@ A command that fails with a connection error on a reused connection — closed w
 Redis restart or a proxy's idle timeout, or a LOADING reply just after a restart — is sent once
 more (on a fresh connection when redis-py closed the old one), as redis-py's Retry would; like
 redis-py's, that retry can run a command twice if the connection died after Redis ran it.
-Anything else goes to the circuit breaker, and the request to the in-process fallback.
+Anything else goes to the circuit breaker, and the request to the in-process fallback; a READONLY
+reply (a replica, after a failover) has the gateway drop the idle connections (`disconnect`).
 Left out: redis-py's OpenTelemetry hooks (off in this service) and its backoff between retries.
 """
 
@@ -77,6 +78,12 @@ class Lane:
                 return await conn.read_response()
         finally:
             self._idle.append(conn)
+
+    async def disconnect(self) -> None:
+        """Close the idle connections; the next command on each makes a new one. (One in use
+        is closed by redis-py when its command fails or is cut off.)"""
+        for conn in self._idle:
+            await conn.disconnect()
 
     async def aclose(self) -> None:
         for conn in self._made:

@@ -65,6 +65,7 @@ class Lease:
         self._channel = released_channel(key).encode()
         self._token = token
         self._renewing: asyncio.Task[None] | None = None
+        self._ended = False
 
     async def __aenter__(self) -> Lease:
         if self._leases is not None:
@@ -77,6 +78,10 @@ class Lease:
         leases, renewing = self._leases, self._renewing
         if leases is None or renewing is None:
             return
+        # The flag, not only the cancel, ends the renewals: a cancel that lands as a Redis call
+        # finishes can be swallowed below us (asyncio.wait_for's race on Python 3.11 in a
+        # client), and the loop would then renew, and this wait last, for ever.
+        self._ended = True
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
         args = (_RELEASE, self._token, b"", self._channel)
@@ -84,7 +89,7 @@ class Lease:
 
     async def _renew(self, leases: Leases) -> None:
         args = (_RENEW, self._token, leases.lease_ms, b"")
-        while True:
+        while not self._ended:
             await asyncio.sleep(leases.renew_seconds)
             reply = await leases.gateway.script(_CALL, self._keys, args, "lease renew")
             if reply is not UNAVAILABLE and reply[0] == 0:

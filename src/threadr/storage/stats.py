@@ -178,6 +178,43 @@ def human_bytes(n: int) -> str:
     return f"{size:.2f}{'KMGT'[unit]}"
 
 
+# Policies that never evict a key without a TTL (accounts, premium, the email list), and among
+# keys with one do not pick the limiter's and the quota's first (docs/deployment.md).
+SAFE_EVICTION = frozenset({"noeviction", "volatile-lru", "volatile-lfu", "volatile-random"})
+
+
+def eviction_warnings(policy: str | None) -> list[str]:
+    """What `maxmemory-policy` may cost when Redis fills up, in words; empty when it evicts
+    nothing that must stay (docs/deployment.md names the policies to pick). A cluster's
+    primaries' policies come comma-separated (merge_info): each is judged."""
+    if policy is None:
+        return []
+    return [w for one in policy.split(",") if (w := _eviction_warning(one)) is not None]
+
+
+def _eviction_warning(policy: str) -> str | None:
+    if policy in SAFE_EVICTION:
+        return None
+    if policy.startswith("allkeys-"):
+        return (
+            f"maxmemory-policy is {policy}: when Redis is full it may evict any key, including "
+            "rate-limit and free-tier counters (a client's limits start over), sessions "
+            "(users are signed out), accounts and premium records. Use noeviction or "
+            "volatile-lru."
+        )
+    if policy == "volatile-ttl":
+        return (
+            "maxmemory-policy is volatile-ttl: when Redis is full it evicts the keys closest "
+            "to expiry first, which are rate-limit and free-tier counters (a client's limits "
+            "start over) before cache entries. Use noeviction or volatile-lru."
+        )
+    return (
+        f"maxmemory-policy is {policy}, which this service does not know: make sure it never "
+        "evicts keys without a TTL (accounts, premium records, the email list). Use "
+        "noeviction or volatile-lru."
+    )
+
+
 def _estimate(dbsize: int, samples: list[bytes | None]) -> int:
     """The database's key count times the share of sampled keys that are rate-limit state."""
     drawn = [key for key in samples if key is not None]

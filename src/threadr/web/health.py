@@ -41,23 +41,24 @@ def _health_body(health: Health) -> bytes:
 
 
 class HealthEndpoint:
-    """200 while the process can serve; Redis state from the watcher. Load balancers call this
-    constantly: plain ASGI (like POST /api/generate, for its cost), its few possible bodies
-    encoded once."""
+    """200 while the process can serve; Redis's state is the circuit breaker's. Load balancers
+    call this constantly: plain ASGI (like POST /api/generate, for its cost), its few possible
+    bodies encoded once."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, _health_body(health(scope["state"]["threadr"])), {})
 
 
 async def readiness(request: Request) -> Response:
-    """503 while a configured Redis does not answer (checked live)."""
+    """503 while a configured Redis does not answer: the circuit breaker's state, the one
+    /health and every store read (kept current by the watch, storage/watch.py)."""
     running = services(request)
-    if running.watch.redis is not None and not await running.watch.check():
+    if running.watch.redis is not None and not running.watch.connected:
         return error_response(
             503,
             "Redis is configured but does not answer.",
             "redis_unavailable",
-            {"Retry-After": "5"},
+            {"Retry-After": "1"},
             ready=False,
         )
     return JSON(Readiness(ready=True, health=health(running)))

@@ -69,6 +69,7 @@ async def rate_limit_status(request: Request) -> Response:
     limit = hourly.limit if hourly else settings.rate_limit_requests
     remaining = hourly.remaining if hourly else limit
     reset = hourly.full_reset if hourly else 0
+    degraded = decision.reason == "degraded"  # decided in memory, a configured Redis away
     return JSON(
         RateLimitStatus(
             requests_used=limit - remaining,
@@ -77,12 +78,13 @@ async def rate_limit_status(request: Request) -> Response:
             window_hours=settings.rate_limit_window_hours,
             minutes_until_reset=-(-reset // 60),
             reset_in_seconds=reset,
-            using_redis=limiter.using_redis,
+            using_redis=limiter.using_redis and not degraded,
             enabled=limiter.enabled,
             policies=[
                 PolicyStatus(p.name, p.limit, p.window, p.remaining, p.full_reset)
                 for p in decision.policies
             ],
+            degraded=degraded,
         )
     )
 

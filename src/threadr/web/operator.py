@@ -13,7 +13,7 @@ from starlette.responses import Response
 from threadr.cache import key_for
 from threadr.source import validate
 from threadr.storage.gateway import UNAVAILABLE
-from threadr.storage.stats import RATE_LIMIT_SAMPLES, snapshot
+from threadr.storage.stats import RATE_LIMIT_SAMPLES, eviction_warnings, snapshot
 
 from .admin import require_admin
 from .bodies import decode_body, read_body
@@ -71,6 +71,7 @@ async def redis_stats(request: Request) -> Response:
             ops_per_sec=shared.ops_per_sec,
             keyspace_hits=shared.keyspace_hits,
             keyspace_misses=shared.keyspace_misses,
+            warnings=eviction_warnings(shared.maxmemory_policy),
         )
     )
 

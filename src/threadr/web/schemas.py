@@ -113,6 +113,9 @@ class RateLimitStatus(msgspec.Struct):
     using_redis: bool
     enabled: bool
     policies: list[PolicyStatus]
+    # True while a configured Redis is unreachable and this process's memory decides: the
+    # counts are this instance's own since the outage began.
+    degraded: bool = False
 
 
 class ServiceStates(msgspec.Struct, frozen=True):
@@ -179,6 +182,9 @@ class RedisStats(msgspec.Struct):
     ops_per_sec: int | None = None
     keyspace_hits: int | None = None
     keyspace_misses: int | None = None
+    # Risks in Redis's own configuration, in words (an eviction policy that may drop limiter,
+    # quota, session or premium keys); empty when none is seen.
+    warnings: list[str] = []
 
 
 class SubscribeRequest(msgspec.Struct, forbid_unknown_fields=True):
