@@ -129,6 +129,17 @@ def serving_pid(server_port: int, client_port: int, pids: list[int]) -> int | No
     return None
 
 
+async def ready(proc: asyncio.subprocess.Process) -> None:
+    """Wait until the redis-server `proc` (its output piped) accepts connections."""
+    assert proc.stdout is not None
+    async with asyncio.timeout(20):
+        seen = b""
+        while b"Ready to accept connections" not in seen:
+            line = await proc.stdout.readline()
+            assert line, f"redis-server exited: {seen.decode()}"
+            seen += line
+
+
 class RedisServer:
     """A redis-server of our own on `port`, its data (append-only file, fsync'd at every write)
     in `data`, so that a restart keeps what was written."""
@@ -145,13 +156,7 @@ class RedisServer:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            seen = b""
-            while b"Ready to accept connections" not in seen:
-                line = await proc.stdout.readline()
-                assert line, f"redis-server exited: {seen.decode()}"
-                seen += line
+        await ready(proc)
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -193,13 +198,8 @@ class LocalCluster:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
+            await ready(proc)
             assert proc.stdout is not None
-            async with asyncio.timeout(20):
-                seen = b""
-                while b"Ready to accept connections" not in seen:
-                    line = await proc.stdout.readline()
-                    assert line, f"redis-server exited: {seen.decode()}"
-                    seen += line
             self._logs.append(asyncio.create_task(proc.stdout.read()))  # so it never blocks
         create = await asyncio.create_subprocess_exec(
             "redis-cli", "--cluster", "create",

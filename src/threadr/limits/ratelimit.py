@@ -117,7 +117,20 @@ class Limiter:
         (no `read` asked for, or the decision was made in memory: ask the cache, whose memory
         answers without Redis). `premium` is for premium accounts' generations (issue #11:
         POST /api/generate)."""
-        tier = self._tiers[premium]
+        return await self._counted(self._tiers[premium], identity, read)
+
+    async def hit_policies(
+        self, identity: str, policies: tuple[Policy, ...]
+    ) -> tuple[Decision, bytes | Unavailable | None]:
+        """`hit` on policies of the caller's own (sign-in attempts, registrations), all keyed
+        under `identity`'s hash tag and decided in one script call."""
+        # A tier of their own costs a few µs: these are rare calls, and their keys vary.
+        return await self._counted(_Tier(policies), identity, None)
+
+    async def _counted(
+        self, tier: _Tier, identity: str, read: str | None
+    ) -> tuple[Decision, bytes | Unavailable | None]:
+        """Decide `tier` for `identity` (one unit), counted in `decisions` by its outcome."""
         if not self.enabled:
             self.decisions[_NONE, "disabled"] += 1
             return tier.disabled, UNAVAILABLE
@@ -125,20 +138,6 @@ class Limiter:
         closest = decision.closest
         self.decisions[closest.name if closest else _NONE, decision.reason] += 1
         return decision, cached
-
-    async def hit_policies(
-        self, identity: str, policies: tuple[Policy, ...]
-    ) -> tuple[Decision, bytes | Unavailable | None]:
-        """`hit` on policies of the caller's own (sign-in attempts, registrations), all keyed
-        under `identity`'s hash tag and decided in one script call."""
-        tier = _Tier(policies)  # a few µs: these are rare calls, and their keys vary
-        if not self.enabled:
-            self.decisions[_NONE, "disabled"] += 1
-            return tier.disabled, UNAVAILABLE
-        decision, _ = await self._decide(tier, identity, b"1", None)
-        closest = decision.closest
-        self.decisions[closest.name if closest else _NONE, decision.reason] += 1
-        return decision, UNAVAILABLE
 
     async def peek(self, identity: str, *, premium: bool = False) -> Decision:
         """The numbers `hit` would report, without consuming anything."""

@@ -18,7 +18,6 @@ workers: Redis is down if one sees it down, the circuit open if one has it open.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import os
 from bisect import bisect_left
@@ -27,10 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from threadr.errors import ConfigError
+
+from .exposition import expose
 
 if TYPE_CHECKING:
     from threadr.analytics.counts import Tally
@@ -290,8 +290,4 @@ class Metrics:
         """The exposition (the text format, or OpenMetrics when `accept` asks for it) and its
         content type; current to this call in this process."""
         self.sync()
-        encode, content_type = choose_encoder(accept)
-        if self.multiprocess:
-            # Reads every worker's files: off the event loop.
-            return await asyncio.to_thread(encode, self.registry), content_type
-        return encode(self.registry), content_type
+        return await expose(self.registry, accept, from_files=self.multiprocess)
