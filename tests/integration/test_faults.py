@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from tests.factories import make_gateway, make_settings, running_app, until
 from threadr.checks import WARNING, Finding, check_redis
+from threadr.storage.gateway import UNAVAILABLE
 from threadr.storage.watch import RedisWatch
 
 from .processes import RedisServer, free_port, threadr_servers
@@ -274,6 +275,60 @@ async def test_the_probe_outlives_its_idle_connection_being_killed(tmp_path: Pat
         await watch.stop()
         await redis.aclose()
         await server.stop()
+
+
+async def test_a_pause_well_within_the_timeout_is_no_outage(tmp_path: Path) -> None:
+    """A Redis that answers late but within its timeout (a far region, a fork, an fsync) is
+    not taken for a hung one: a probe's PING waits up to half the timeout (at most 0.75 s)."""
+    server = RedisServer(free_port(), tmp_path)
+    await server.start()
+    redis = Redis(port=server.port)
+    gateway = make_gateway(redis, timeout=2.0)
+    watch = RedisWatch(gateway, heartbeat=3600)
+    try:
+        await watch.start()
+        async with Redis(port=server.port) as admin:
+            await admin.client_pause(400, all=True)  # every command waits
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await watch.check()
+        assert loop.time() - started >= 0.3  # the PING did wait out the pause
+        assert gateway.breaker.trips == 0
+    finally:
+        await watch.stop()
+        await redis.aclose()
+        await server.stop()
+
+
+async def test_an_address_still_on_a_replica_keeps_the_circuit_open(tmp_path: Path) -> None:
+    """After a READONLY reply the watch asks ROLE, not PING (which a replica answers): the
+    circuit stays open, with no reconnection storm, until the address leads to a primary."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    primary = RedisServer(free_port(), tmp_path / "a")
+    replica = RedisServer(free_port(), tmp_path / "b")
+    await primary.start()
+    await replica.start()
+    redis = Redis(port=replica.port)
+    gateway = make_gateway(redis, timeout=TIMEOUT)
+    watch = RedisWatch(gateway, heartbeat=3600)
+    try:
+        async with Redis(port=replica.port) as admin:
+            await admin.replicaof("127.0.0.1", primary.port)
+            assert await watch.check()  # a replica answers PING: nothing says otherwise yet
+            assert await gateway.call(lambda r: r.set("threadr:k", b"v"), "SET") is UNAVAILABLE
+            assert gateway.errors["readonly"] == 1 and gateway.breaker.is_open
+            for _ in range(3):
+                assert not await watch.check()  # ROLE: still a replica
+            assert gateway.breaker.trips == 1  # opened once, no flapping
+            await admin.replicaof("NO", "ONE")
+            assert await watch.check()
+        assert await gateway.call(lambda r: r.set("threadr:k", b"v"), "SET") is True
+    finally:
+        await watch.stop()
+        await redis.aclose()
+        await primary.stop()
+        await replica.stop()
 
 
 async def test_an_eviction_policy_that_can_drop_keys_is_warned_of(tmp_path: Path) -> None:

@@ -155,11 +155,11 @@ async def test_a_node_failure_of_the_cluster_client_falls_back_too() -> None:
     assert gateway.breaker_for("threadr:k").is_open
 
 
-async def test_before_the_slots_are_known_calls_count_on_the_shared_breaker() -> None:
+async def test_before_the_slots_are_known_calls_count_on_the_keyless_breaker() -> None:
     cluster = FakeCluster()
     cluster.nodes_manager.known = False
     gateway = cluster_gateway(cluster)
-    assert gateway.breaker_for("threadr:k") is gateway.breaker
+    assert gateway.breaker_for("threadr:k") is gateway.keyless
     await cluster.set("threadr:k", b"v")
     assert await gateway.get("threadr:k", "test") == b"v"
 
@@ -265,3 +265,20 @@ async def test_a_cluster_client_gets_the_cluster_gateway_without_a_lane() -> Non
     assert not Gateway.for_settings(make_settings(), single).cluster
     assert single is not None
     await single.aclose()
+
+
+async def test_a_keyless_call_that_fails_leaves_the_instance_in_rotation() -> None:
+    """A call across the cluster (INFO of every primary, a pipeline across slots) fails when
+    one master is down: it falls back, and the next keyless calls with it, but the shared
+    breaker — /health, /readiness, the calls to the other masters — stays closed."""
+    cluster = FakeCluster()
+    gateway = cluster_gateway(cluster)
+
+    async def fails(_: Any) -> None:
+        raise RedisConnectionError("one master is down")
+
+    assert await gateway.call(fails, "INFO") is UNAVAILABLE
+    assert gateway.keyless.is_open and not gateway.breaker.is_open
+    assert not gateway.available  # the watch probes until every primary answers again
+    await cluster.set(key_on(NODES[0], "threadr:k"), b"v")
+    assert await gateway.get(key_on(NODES[0], "threadr:k"), "test") == b"v"

@@ -17,8 +17,9 @@ from redis.asyncio import RedisCluster
 from tests.factories import BrokenRedis, CountingRedis, make_gateway, until
 from tests.integration.processes import free_port
 from threadr.storage.cluster import ClusterGateway
+from threadr.storage.cluster_probe import _cluster_ok
 from threadr.storage.gateway import UNAVAILABLE
-from threadr.storage.watch import RedisWatch, _cluster_ok
+from threadr.storage.watch import RedisWatch
 
 
 async def test_without_redis_it_is_not_configured() -> None:
@@ -116,7 +117,7 @@ async def test_a_cluster_no_node_of_which_answers_is_down_not_a_crash(
     await watch.stop()
     await client.aclose()
     assert watch.status == "disconnected"
-    assert "Redis connection failed (PING: RedisCluster" in caplog.text
+    assert "Redis connection failed (cluster: RedisCluster" in caplog.text
     assert "Redis Cluster cannot be connected" in caplog.text
 
 

@@ -32,8 +32,11 @@ T = TypeVar("T")
 
 class ClusterGateway(Gateway):
     """`Gateway` on a `RedisCluster`: breakers per node, no lane, scripts without reads across
-    slots. The shared `breaker` counts the calls that name no key (pipelines across slots,
-    INFO) and those made before the client has learnt the cluster's slots."""
+    slots. `keyless` counts the calls that name no key (pipelines across slots, INFO of every
+    primary) and those made before the client has learnt the cluster's slots. The shared
+    `breaker` (/health, /readiness, the calls in flight cut off) opens only when the watch
+    finds no primary answering (cluster_probe.py): a call that fails on one node must not take
+    the instance out of rotation, nor cut off the calls to the others."""
 
     cluster = True
     # And RedisClusterException, which is no RedisError: no node answers, none serves the slot,
@@ -53,18 +56,19 @@ class ClusterGateway(Gateway):
         super().__init__(client, timeout=timeout, pool_slots=pool_slots, breaker=breaker)
         self._new_breaker = breakers
         self.nodes: dict[str, CircuitBreaker] = {}  # node name ("host:port") → its breaker
+        self.keyless = breakers()
 
     def breaker_for(self, key: str | bytes | None) -> CircuitBreaker:
         """The breaker of the node serving `key`'s slot, as the client last learnt the slots;
-        the shared one for no key, or while no node is known for the slot."""
+        `keyless` for no key, or while no node is known for the slot."""
         redis = cast(RedisCluster | None, self.redis)
         if key is None or redis is None:
-            return self.breaker
+            return self.keyless
         slot = key_slot(key.encode() if isinstance(key, str) else key)
         try:
             name = redis.nodes_manager.get_node_from_slot(slot).name
         except SlotNotCoveredError:
-            return self.breaker
+            return self.keyless
         breaker = self.nodes.get(name)
         if breaker is None:
             breaker = self.nodes[name] = self._new_breaker()
@@ -76,7 +80,7 @@ class ClusterGateway(Gateway):
         still serving slots (with a master down, its keys are served from memory; one that a
         failover replaced is no longer asked, and its breaker no longer counts)."""
         redis = cast(RedisCluster | None, self.redis)
-        if redis is None or self.breaker.is_open:
+        if redis is None or self.breaker.is_open or self.keyless.is_open:
             return False
         serving = redis.nodes_manager.nodes_cache
         return not any(
@@ -87,8 +91,8 @@ class ClusterGateway(Gateway):
     async def call(
         self, fn: Callable[[Redis], Awaitable[T]], what: str, *, key: str | bytes | None = None
     ) -> T | Unavailable:
-        """`fn(redis)` on the pool, counted on the breaker of `key`'s node (the shared one
-        without a key)."""
+        """`fn(redis)` on the pool, counted on the breaker of `key`'s node (`keyless` without
+        a key)."""
         redis = self.redis
         breaker = self.breaker_for(key)
         if redis is None or breaker.is_open:

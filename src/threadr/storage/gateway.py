@@ -147,6 +147,7 @@ class Gateway:
         # Failed calls since start by kind (error_kind), for /metrics: counted where they are
         # caught, so a call that succeeds pays nothing for it.
         self.errors: collections.defaultdict[str, int] = collections.defaultdict(int)
+        self.demoted = False  # a call was answered READONLY since the watch last saw a primary
 
     @classmethod
     def for_settings(cls, settings: Settings, redis: Redis | None) -> Gateway:
@@ -374,6 +375,9 @@ class Gateway:
                 log.warning("Redis failed (%s); using the in-process fallback", reason)
                 breaker.open(reason)
             if kind == "readonly":
+                # The watch then closes the circuit only once the address leads to a primary
+                # again (ROLE), not at the first PING a replica answers: that would flap.
+                self.demoted = True
                 await self._reconnect()
             return UNAVAILABLE
 

@@ -10,35 +10,37 @@ healthy, busy process sends one PING a heartbeat: the calls themselves find a Re
 first that fails opens the circuit).
 
 On Redis Cluster (cluster.py) the calls alone open the breakers, one per node, and the watch
-closes each: the open ones are probed every PROBE_SECONDS, CLUSTER INFO to their node, which
-must say `cluster_state:ok` (a node of a cluster that is down answers PING, but no key). A
-probe that fails opens nothing there, where one node's failure must not cut off the others.
+closes each: while one is open, every PROBE_SECONDS, cluster_probe.py asks every primary at
+once; the shared breaker opens only when none answers (one node's failure must not cut off
+the others).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import cast
 
-from redis.asyncio import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from .cluster import ClusterGateway
+from .cluster_probe import ClusterProbe
 from .gateway import Gateway, describe
 
 log = logging.getLogger(__name__)
 
-# How often the watch probes at most, and a PING's timeout on a live connection (at most
-# REDIS_TIMEOUT_SECONDS): a hung Redis is seen within two STALL_SECONDS and one of these (or two,
-# just after another probe), a Redis back within one.
+# How often the watch probes at most: a Redis back is seen within one of these.
 PROBE_SECONDS = 0.25
+# How long a PING on a live connection may wait before Redis counts as hung (at most half of
+# REDIS_TIMEOUT_SECONDS, so the calls cut off still fall back before their own deadline): long
+# enough for a far Redis (a few hundred ms a round trip) or a short pause (a fork, an fsync),
+# which a shorter one took for a hang and flapped on; short enough that a hang is seen within
+# a second (a stall of STALL_SECONDS, a tick, this).
+PING_SECONDS = 0.75
 # A call in flight this long has the watch PING (at most PROBE_SECONDS): a command Redis
 # answers takes a millisecond or a few, not a tenth of a second.
 STALL_SECONDS = 0.1
@@ -61,7 +63,7 @@ class RedisWatch:
         self.breaker = gateway.breaker
         self.interval = interval
         self.heartbeat = heartbeat
-        self.timeout = min(gateway.timeout, interval)
+        self.timeout = min(gateway.timeout / 2, PING_SECONDS)
         self.stall = min(STALL_SECONDS, self.timeout)
         self._conn: AbstractConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -69,6 +71,7 @@ class RedisWatch:
         self._announced = False  # "connection established" said once: a later loss is "lost"
         self._stale = False  # the circuit opened since the last probe: reconnect before the next
         self._opened_at = 0.0
+        self._cluster = ClusterProbe(gateway) if isinstance(gateway, ClusterGateway) else None
         self.breaker.listen(self._changed)
 
     @property
@@ -87,8 +90,8 @@ class RedisWatch:
         """PING now: an answer closes the circuit, none (or an error) opens it."""
         if self.redis is None:
             return False
-        if self.gateway.cluster:
-            return await self._check_cluster()
+        if self._cluster is not None:
+            return await self._cluster.check()
         conn = self._conn
         if conn is None:
             # The pool's kind of connection (TLS, AUTH, SELECT as configured), outside the pool:
@@ -100,63 +103,36 @@ class RedisWatch:
             # to wherever REDIS_URL leads now (a failover), not to a server that is gone.
             self._stale = False
             await conn.disconnect()
-        # A PING on a live connection gets the short timeout; making one (TCP, TLS, AUTH), and
+        # After a READONLY, ROLE instead of PING: a replica answers PING, and closing on it
+        # would send the writes back to be refused, again and again.
+        demoted = self.gateway.demoted
+        command = "ROLE" if demoted else "PING"
+        # A probe on a live connection gets the short timeout; making one (TCP, TLS, AUTH), and
         # any probe while the circuit is open (nobody waits for it, and a slow answer still
         # says Redis is there), the whole Redis timeout.
         reused = conn.is_connected
         short = reused and not self.breaker.is_open
         try:
-            async with asyncio.timeout(self.timeout if short else self.gateway.timeout):
-                try:
-                    await _ping(conn)
-                except RedisConnectionError:
-                    if not reused:
-                        raise
-                    # Closed while idle (a restart, CLIENT KILL, a proxy's idle timeout):
-                    # redis-py has closed it too; once more on a new one, as the lane does.
-                    await _ping(conn)
+            try:
+                async with asyncio.timeout(self.timeout if short else self.gateway.timeout):
+                    reply = await _ask(conn, command)
+            except RedisConnectionError:
+                if not reused:
+                    raise
+                # Closed while idle (a restart, CLIENT KILL, a proxy's idle timeout): redis-py
+                # has closed it too; once more on a new one, as the lane does, with the time a
+                # new connection needs.
+                async with asyncio.timeout(self.gateway.timeout):
+                    reply = await _ask(conn, command)
+            if demoted and not _primary(reply):
+                raise RedisError("ROLE: still a replica")
         except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             await conn.disconnect()  # the next probe starts afresh (LOADING, a reset)
-            self.breaker.open(f"PING: {describe(exc)}")
+            self.breaker.open(f"{command}: {describe(exc)}")
             return False
+        self.gateway.demoted = False
         self.breaker.close()
         return True
-
-    async def _check_cluster(self) -> bool:
-        """Close what answers: the shared breaker at a PING to any node (which also has the
-        client learn the cluster, at start-up), a node's when that node serves keys again."""
-        redis = cast(RedisCluster, self.redis)
-        failures = (RedisError, OSError, RedisClusterException)
-        try:
-            async with asyncio.timeout(self.gateway.timeout):
-                await redis.ping(target_nodes=RedisCluster.RANDOM)
-        except failures as exc:
-            self.breaker.open(f"PING: {describe(exc)}")
-            return False
-        self.breaker.close()
-        assert isinstance(self.gateway, ClusterGateway)
-        silent = False
-        for name, breaker in list(self.gateway.nodes.items()):
-            node = redis.get_node(node_name=name)
-            if not breaker.is_open or node is None:
-                continue
-            try:
-                async with asyncio.timeout(self.gateway.timeout):
-                    info = await node.execute_command("CLUSTER INFO")
-            except failures:
-                silent = True
-                continue
-            if _cluster_ok(info):
-                breaker.close()
-        if silent:
-            # A node that does not answer may have been failed over: no call is sent to it
-            # while its breaker is open, so none would bring back the MOVED that has the client
-            # learn the slots anew. Learn them here: its keys go to the promoted replica, and
-            # its breaker counts no more (ClusterGateway.available).
-            with contextlib.suppress(*failures):
-                async with asyncio.timeout(self.gateway.timeout):
-                    await redis.nodes_manager.initialize()
-        return self.connected
 
     def _changed(self, is_open: bool) -> None:
         if is_open:
@@ -200,17 +176,19 @@ class RedisWatch:
                 await asyncio.sleep(max(probe - loop.time(), 0.0))  # the next probe, on time
             else:
                 await asyncio.sleep(tick)
-            now = loop.time()
-            if gateway.cluster:  # the calls open its breakers: only the open ones are probed
-                due = now >= probe and not gateway.available
-            else:
-                wanted = breaker.is_open or gateway.stalled(self.stall)
-                due = (now >= probe and wanted) or now >= beat
-            if due:
-                try:
+            try:
+                now = loop.time()
+                if gateway.cluster:  # the calls open its breakers: only open ones are probed
+                    due = now >= probe and not gateway.available
+                else:
+                    wanted = breaker.is_open or gateway.stalled(self.stall)
+                    due = (now >= probe and wanted) or now >= beat
+                if due:
                     await self.check()
-                except Exception:  # a bug here must not leave the circuit open for good
-                    log.exception("Probing Redis failed")
+            except Exception:  # a bug here must not end the watch, and the circuit stay open
+                log.exception("Probing Redis failed")
+                due = True
+            if due:
                 probe = loop.time() + self.interval
                 beat = probe - self.interval + self.heartbeat
 
@@ -226,14 +204,19 @@ class RedisWatch:
             await self._conn.disconnect()
 
 
-def _cluster_ok(info: object) -> bool:
-    """CLUSTER INFO (parsed by redis-py, or raw) says the node serves keys."""
-    if isinstance(info, dict):
-        return str(info.get("cluster_state")) == "ok"
-    raw = info.decode() if isinstance(info, bytes) else str(info)
-    return "cluster_state:ok" in raw
+async def _ask(conn: AbstractConnection, command: str) -> object:
+    await conn.send_command(command)
+    try:
+        return await conn.read_response()
+    except ResponseError:
+        # A server without ROLE (some managed Redis rename or refuse it): it answered, which
+        # is all a PING would have said.
+        return None
 
 
-async def _ping(conn: AbstractConnection) -> None:
-    await conn.send_command("PING")
-    await conn.read_response()
+def _primary(role: object) -> bool:
+    """ROLE's reply names a primary (or the server has no ROLE to say otherwise)."""
+    if not isinstance(role, list) or not role:
+        return True
+    kind = role[0]
+    return (kind.decode() if isinstance(kind, bytes) else str(kind)) == "master"
