@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report, scenarios, stack, wrk
+from bench import profile, report, scenarios, servers, stack, ttft, wrk
 from bench.procs import ROOT, Procs, split_cores
 
 RESULTS = ROOT / "bench" / "results" / "perf.json"
@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             result["cold_miss"] = scenarios.cold_misses(s, plan)
             _step("Redis memory", began)
             result["memory"] = scenarios.memory(s)
+            _step("streaming: time to first tweet", began)
+            miss = s.services["miss"]
+            result["ttft"] = ttft.measure(miss.url(), s.openai.url(), requests=10)
+            result["ttft"]["token_rate"] = servers.TOKEN_RATE
             if not args.no_profile:
                 _step("profile", began)
                 on = s.services["on"]

@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench import ttft
+
 PACKAGES = (
     "starlette",
     "uvicorn",
@@ -124,6 +126,8 @@ def markdown(result: dict[str, Any]) -> str:
         cmds = ", ".join(f"{k} {v:g}" for k, v in sorted(hit["commands"].items()))
         lines.append(f"- Redis commands per cache hit: {cmds or 'none'}")
     lines += _memory_lines(result.get("memory", {}))
+    if "ttft" in result:
+        lines += ttft.lines(result["ttft"])
     wired = result.get("wiring", {})
     if wired:
         lines.append(

@@ -1,10 +1,14 @@
 """The helper servers of the benchmarks: a mock OpenAI, a static article site, and Redis.
 
-    python -m bench.servers openai --port P [--delay 0.05]
+    python -m bench.servers openai --port P [--delay 0.05] [--token-rate 75]
     python -m bench.servers articles --port P
 
 Both count what they serve (`GET /_calls`), so a benchmark can check that N identical cache
-misses cost one upstream call. They depend only on Starlette and uvicorn.
+misses cost one upstream call. A completion asked for with `"stream": true` is streamed as the
+real API streams it (chunks of server-sent events), one token of about 4 characters every
+1/token-rate seconds; `GET /_marks` tells when the latest one sent the end of each tweet
+(time.monotonic(), which every process of the machine shares), for bench/ttft.py. They depend
+only on Starlette and uvicorn.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 PARAGRAPH = (
@@ -50,9 +56,58 @@ class Counter:
         return JSONResponse({"calls": self.calls})
 
 
-def openai_app(delay: float) -> Starlette:
-    """Chat Completions that answer `{"tweets": [...]}` after `delay` seconds."""
+# A streamed reply's tweets: about as long as a model writes them (~45 tokens each).
+STREAMED_TWEET = (
+    "Part {i} of reply {n}: a cache keeps the result of expensive work, so the next reader gets "
+    "the answer at once instead of waiting on the network or on a language model again."
+)
+STREAMED_TWEETS = 6
+CHARS_PER_TOKEN = 4
+TOKEN_RATE = 75.0  # tokens a second: a chat model's usual pace (50-100)
+
+
+def _chunk(n: int, model: str, delta: dict[str, str], finish: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+    body = {
+        "id": f"chatcmpl-bench-{n}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+def streamed(n: int, model: str, token_rate: float, marks: list[float]) -> StreamingResponse:
+    """A reply of STREAMED_TWEETS tweets in the shape the writer asks for (writing/prompt.py:
+    the count, then each tweet's text and quote), a token every 1/token_rate s; `marks` gets
+    the time each tweet's object was closed."""
+    tweets = [STREAMED_TWEET.format(i=i, n=n) for i in range(1, STREAMED_TWEETS + 1)]
+    reply = json.dumps({"count": len(tweets), "tweets": [{"text": t, "quote": ""} for t in tweets]})
+    marks.clear()
+
+    async def chunks() -> Any:
+        yield _chunk(n, model, {"role": "assistant", "content": ""})
+        # Where each tweet's object ends, in reply characters (no brace inside the texts; the
+        # last one closes the reply).
+        ends = [m.end() for m in re.finditer(r"\}", reply)][:-1]
+        started = time.monotonic()
+        for k, at in enumerate(range(0, len(reply), CHARS_PER_TOKEN)):
+            await asyncio.sleep(max(started + k / token_rate - time.monotonic(), 0))
+            piece = reply[at : at + CHARS_PER_TOKEN]
+            yield _chunk(n, model, {"content": piece})
+            marks.extend(time.monotonic() for end in ends if at < end <= at + len(piece))
+        yield _chunk(n, model, {}, "stop")
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+def openai_app(delay: float, token_rate: float = TOKEN_RATE) -> Starlette:
+    """Chat Completions that answer `{"tweets": [...]}` after `delay` seconds: whole, or
+    streamed at `token_rate` tokens a second when the request asks for a stream."""
     counter = Counter()
+    marks: list[float] = []
 
     async def completions(request: Request) -> Response:
         counter.calls += 1
@@ -60,6 +115,8 @@ def openai_app(delay: float) -> Starlette:
         body = await request.json()
         if delay:
             await asyncio.sleep(delay)
+        if body.get("stream"):
+            return streamed(n, body.get("model", "gpt-4o-mini"), token_rate, marks)
         tweets = [
             f"Tweet {i} of reply {n}: caches remember answers so nobody waits twice."
             for i in range(1, 6)
@@ -82,10 +139,14 @@ def openai_app(delay: float) -> Starlette:
             }
         )
 
+    async def tweet_ends(_: Request) -> Response:
+        return JSONResponse({"calls": counter.calls, "tweet_ends": marks})
+
     return Starlette(
         routes=[
             Route("/v1/chat/completions", completions, methods=["POST"]),
             Route("/_calls", counter.endpoint, methods=["GET"]),
+            Route("/_marks", tweet_ends, methods=["GET"]),
         ]
     )
 
@@ -143,8 +204,9 @@ def main() -> None:
     parser.add_argument("kind", choices=["openai", "articles"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds per completion")
+    parser.add_argument("--token-rate", type=float, default=TOKEN_RATE, help="streamed tokens/s")
     args = parser.parse_args()
-    app = openai_app(args.delay) if args.kind == "openai" else articles_app()
+    app = openai_app(args.delay, args.token_rate) if args.kind == "openai" else articles_app()
     uvicorn.run(
         app,
         host="127.0.0.1",

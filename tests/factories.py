@@ -17,7 +17,7 @@ from argon2 import PasswordHasher, Type
 from asgi_lifespan import LifespanManager
 from fakeredis import FakeAsyncRedis as FakeRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadr.config import Settings
 from threadr.services import Services
@@ -89,6 +89,17 @@ async def running_services(
     settings: Settings, **seams: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     """`running_app`, and the collaborators its lifespan built (to watch what happens inside)."""
+    async with running_asgi(settings, **seams) as (app, services):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client, services
+
+
+@contextlib.asynccontextmanager
+async def running_asgi(settings: Settings, **seams: Any) -> AsyncIterator[tuple[ASGIApp, Services]]:
+    """The app with its lifespan running, as an ASGI callable (for a client that reads a
+    response as it is sent: httpx's ASGITransport waits for the whole of it), and the
+    collaborators its lifespan built."""
     from threadr.web.app import create_app
 
     app = create_app(settings, **seams)
@@ -104,9 +115,7 @@ async def running_services(
         await app(scope, receive, send)
 
     async with LifespanManager(capturing) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client, lifespan_state["state"]["threadr"]
+        yield manager.app, lifespan_state["state"]["threadr"]
 
 
 class CountingRedis(FakeRedis):
@@ -207,7 +216,9 @@ class MockOpenAI:
     """An OpenAI HTTP API in-process (httpx2.MockTransport under the official SDK).
 
     `replies` is consumed in order; each item is a status code with a body, a callable, or
-    an exception to raise. The last item repeats.
+    an exception to raise. The last item repeats. A request that asks for a stream gets a 200's
+    Chat Completions body as server-sent chunks of its content (`sse_chunks`); a callable may
+    also answer with an httpx2.Response of its own (a stream that waits, say).
     """
 
     def __init__(self, *replies: Any) -> None:
@@ -223,8 +234,13 @@ class MockOpenAI:
             reply = await reply(request)
         if isinstance(reply, BaseException):
             raise reply
+        if isinstance(reply, httpx2.Response):
+            return reply
         status, body = reply
         headers = {"retry-after": "0"} if status == 429 else {}
+        if status == 200 and self.requests[-1].get("stream") and "choices" in body:
+            content = body["choices"][0]["message"]["content"]
+            return httpx2.Response(200, content=sse_stream(content), headers=SSE)
         return httpx2.Response(status, json=body, headers=headers)
 
     def client(self) -> Any:
@@ -232,6 +248,31 @@ class MockOpenAI:
 
         http = httpx2.AsyncClient(transport=httpx2.MockTransport(self.handler))
         return create_openai_client("sk-test", "http://openai.test/v1", http_client=http)
+
+
+SSE = {"content-type": "text/event-stream"}
+
+
+async def sse_stream(content: str, size: int = 64) -> AsyncIterator[bytes]:
+    """A streamed Chat Completions reply carrying `content`, `size` characters an event (more
+    for a long one: at most about 200 events), each made as it is read."""
+    size = max(size, len(content) // 200)
+    for start in range(0, len(content), size):
+        yield sse_event({"content": content[start : start + size]})
+    yield sse_event({}, "stop")
+    yield b"data: [DONE]\n\n"
+
+
+def sse_event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    """One server-sent event of a streamed Chat Completions reply."""
+    body = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "gpt-test",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
 
 
 def tweets_reply(*tweets: str) -> tuple[int, dict[str, Any]]:

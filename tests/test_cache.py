@@ -22,7 +22,7 @@ from threadr.source import validate
 from threadr.storage.breaker import CircuitBreaker
 from threadr.storage.counters import Counters
 from threadr.storage.keys import CACHE_INDEX_KEY, CACHE_STATS_KEY
-from threadr.writing.finalize import Tweet
+from threadr.writing.thread import Tweet
 
 
 def entry(text: str = "hello") -> CacheEntry:

@@ -27,6 +27,22 @@ def test_generate_offline_prints_a_numbered_thread(
     assert "1/" in out and "/280]" in out
 
 
+def test_generate_takes_the_thread_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    source = tmp_path / "article.txt"
+    source.write_text(TEXT * 4, encoding="utf-8")
+    options = '{"tweets": 4, "numbering": "(1/n)", "language": "de"}'
+    assert main(["generate", "--text-file", str(source), "--offline", "--options", options]) == 0
+    captured = capsys.readouterr()
+    assert "(1/4) " in captured.out and "(4/4) " in captured.out and "(5/" not in captured.out
+    assert "language_unavailable de" in captured.err
+    assert main(["generate", "--text-file", str(source), "--offline", "--options", "{"]) == 1
+    assert main(["generate", "--text-file", str(source), "--options", '{"tone": 1}']) == 1
+    assert "options.tone must be a string" in capsys.readouterr().err
+
+
 def test_bad_settings_exit_2_listing_every_problem(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,7 @@
 """The pipeline's accounting: who pays for a generation, and refunds."""
 
 import asyncio
+from typing import Any
 
 import fakeredis
 import pytest
@@ -17,6 +18,7 @@ from threadr.cache import ThreadCache, key_for
 from threadr.errors import FetchFailed, QuotaExceeded, Unprocessable
 from threadr.generate import FALLBACK_TTL_SECONDS, Pipeline
 from threadr.source import validate
+from threadr.writing.options import DEFAULT_OPTIONS, Options
 from threadr.writing.writer import ThreadWriter
 
 TEXT = "Only the starter pays. Joiners ride along for free, like a cache hit. " * 3
@@ -42,13 +44,15 @@ class GatedWriter(ThreadWriter):
         self.gate, self.fail, self.calls = gate, fail, 0
         self.started = asyncio.Event()
 
-    async def write(self, text: str, title: str | None):  # type: ignore[no-untyped-def]
+    async def write(  # type: ignore[no-untyped-def]
+        self, text: str, title: str | None, options: Options = DEFAULT_OPTIONS, **kw: Any
+    ):
         self.calls += 1
         self.started.set()
         await self.gate.wait()
         if self.fail:
             raise FetchFailed("The site failed.")
-        return await super().write(text, title)
+        return await super().write(text, title, options, **kw)
 
 
 def pipeline(writer: ThreadWriter) -> Pipeline:

@@ -20,6 +20,7 @@ from threadr.generate import Pipeline
 from threadr.source import Source, validate
 from threadr.storage.leases import Leases
 from threadr.storage.signals import Signals
+from threadr.writing.options import DEFAULT_OPTIONS, Options
 from threadr.writing.writer import ThreadWriter
 
 SETTINGS = make_settings()
@@ -67,9 +68,11 @@ class CountingWriter(ThreadWriter):
         super().__init__(None, max_tweets=25)
         self.calls = 0
 
-    async def write(self, text: str, title: str | None):  # type: ignore[no-untyped-def]
+    async def write(  # type: ignore[no-untyped-def]
+        self, text: str, title: str | None, options: Options = DEFAULT_OPTIONS, **kw: Any
+    ):
         self.calls += 1
-        return await super().write(text, title)
+        return await super().write(text, title, options, **kw)
 
 
 class Instances:

@@ -25,8 +25,8 @@ from .storage import indexed
 from .storage.counters import Counters
 from .storage.gateway import RETRY_AFTER_SECONDS, UNAVAILABLE, Gateway, Unavailable
 from .storage.keys import CACHE_INDEX_KEY, CACHE_STATS_KEY, cache_key
-from .writing.finalize import Tweet
-from .writing.writer import Generator
+from .writing.options import DEFAULT_OPTIONS, Options
+from .writing.thread import Generator, ThreadWarning, Tweet
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -50,6 +50,9 @@ class CacheEntry(msgspec.Struct, array_like=True):
     # Every key the thread was stored under when it was written (its request's, and for a page
     # its final URL's and its text digest's): DELETE /api/cache removes them all together.
     keys: tuple[str, ...] = ()
+    # Claims of the thread the article does not back (writing/grounding.py). Each tweet carries
+    # its own `source`; entries written before either existed decode with none.
+    warnings: list[ThreadWarning] = []
 
     @classmethod
     def new(
@@ -60,30 +63,41 @@ class CacheEntry(msgspec.Struct, array_like=True):
         generator: Generator,
         created_at: float,
         keys: tuple[str, ...] = (),
+        warnings: list[ThreadWarning] | None = None,
     ) -> CacheEntry:
         """An entry of the current layout."""
-        return cls(CACHE_SCHEMA, thread, source_type, title, generator, created_at, keys)
+        return cls(
+            CACHE_SCHEMA, thread, source_type, title, generator, created_at, keys, warnings or []
+        )
 
 
 _encode = msgspec.msgpack.Encoder().encode
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
 
 
-def key_for(source: Source) -> str:
-    """The cache key of a validated input: its kind and the digest of its normalised value."""
-    return cache_key(source.kind, source.digest)
+def key_for(source: Source, options: Options = DEFAULT_OPTIONS) -> str:
+    """The cache key of a validated input: its kind and the digest of its normalised value,
+    and of the options when they are not the defaults."""
+    return cache_key(source.kind, source.digest + _variant(options))
 
 
-def url_key(url: str) -> str:
+def url_key(url: str, options: Options = DEFAULT_OPTIONS) -> str:
     """The cache key of a URL already in its normal form (source.normalize_url): the key a
-    request for that URL reads."""
-    return cache_key("url", digest(url))
+    request for that URL (with those options) reads."""
+    return cache_key("url", digest(url) + _variant(options))
 
 
-def article_key(text: str) -> str:
+def article_key(text: str, options: Options = DEFAULT_OPTIONS) -> str:
     """The cache key of an article by its text as the writer gets it (extracted and cut to
     MAX_CONTENT_LENGTH): the same story under any URL, whatever the page names."""
-    return cache_key("article", digest(text))
+    return cache_key("article", digest(text) + _variant(options))
+
+
+def _variant(options: Options) -> str:
+    """"" for the default options (so their keys are those from before options existed), else
+    "~" and 16 hex digits of the digest of their normal form: equal options, equal keys."""
+    part = options.cache_part()
+    return f"~{digest(part)[:16]}" if part else ""
 
 
 def encode_entry(entry: CacheEntry) -> bytes:

@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.text_file is not None:
             path: Path = args.text_file
             text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-        return asyncio.run(_generate(settings, args.url, text, offline=args.offline))
+        return asyncio.run(
+            _generate(settings, args.url, text, offline=args.offline, options=args.options)
+        )
     if command == "extract":
         return asyncio.run(_extract(settings, args.sources))
     from .checks import check_config
@@ -65,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--url", help="article to fetch")
     source.add_argument("--text-file", type=Path, help="file with the text ('-' for stdin)")
     gen.add_argument("--offline", action="store_true", help="never call OpenAI")
+    gen.add_argument(
+        "--options", help="""the thread's options as JSON: '{"length": "short"}' (docs/api.md)"""
+    )
     ext = sub.add_parser("extract", help="print what the extractor makes of pages (JSON lines)")
     ext.add_argument("sources", nargs="+", help="HTML files (may be .gz) or http(s) URLs")
     sub.add_parser("check-config", help="validate settings and reach Redis and OpenAI")
@@ -185,11 +190,19 @@ def worker_app() -> Any:
     return create_app(settings, while_serving=frozen_heap)
 
 
-async def _generate(settings: Settings, url: str | None, text: str | None, *, offline: bool) -> int:
+async def _generate(
+    settings: Settings,
+    url: str | None,
+    text: str | None,
+    *,
+    offline: bool,
+    options: str | None = None,
+) -> int:
     import dataclasses
 
     from .services import build_services
     from .source import validate
+    from .writing.options import parse_options
 
     # One-off runs need no shared cache: memory only, and no OpenAI with --offline.
     settings = dataclasses.replace(
@@ -198,7 +211,11 @@ async def _generate(settings: Settings, url: str | None, text: str | None, *, of
     async with contextlib.AsyncExitStack() as stack:
         services = await build_services(settings, stack)
         try:
-            entry = await services.pipeline.generate(validate(url, text, settings))
+            chosen = parse_options(msgspec.json.decode(options) if options else None)
+            entry = await services.pipeline.generate(validate(url, text, settings), None, chosen)
+        except msgspec.DecodeError as exc:
+            print(f"error: --options is not JSON ({exc})", file=sys.stderr)
+            return 1
         except ThreadrError as exc:
             print(f"error: {exc.detail}", file=sys.stderr)
             return 1
@@ -206,6 +223,9 @@ async def _generate(settings: Settings, url: str | None, text: str | None, *, of
         print(f"# {entry.title}  ({entry.generator})\n")
     for tweet in entry.thread:
         print(f"{tweet.content}\n    [{tweet.character_count}/280]\n")
+    for warning in entry.warnings:
+        where = f"tweet {warning.tweet}" if warning.tweet is not None else "thread"
+        print(f"warning ({where}): {warning.kind} {warning.value}", file=sys.stderr)
     return 0
 
 

@@ -31,7 +31,9 @@ from .limits import quota, ratelimit
 from .limits.admission import Admission
 from .limits.quota import Quota
 from .limits.ratelimit import Limiter
+from .limits.rewrites import Rewrites
 from .observability.metrics import Metrics, Sources
+from .rewrite import Rewriter
 from .storage import leases
 from .storage.client import create_redis
 from .storage.counters import Counters
@@ -62,6 +64,8 @@ class Services:
     watch: RedisWatch
     auth: Auth  # accounts, sessions and premium (accounts/)
     counters: Counters  # shared counters, flushed to Redis every second (cache hits, misses)
+    rewriter: Rewriter  # POST /api/rewrite: one tweet written anew
+    rewrites: Rewrites  # and what rewrites cost against the free tier
     subscribers: Subscribers | None = None  # the email list (Redis only: subscribers/store.py)
     history: History | None = None  # saved threads of signed-in users (Redis only: history/)
     billing: Billing | None = None  # Stripe checkout and webhooks (billing/)
@@ -209,6 +213,8 @@ async def build_services(
             premium_limit=settings.history_premium_threads,
         ),
         counters=counters,
+        rewriter=Rewriter(pipeline, openai_writer),
+        rewrites=Rewrites(free_tier, gateway),
         analytics=analytics,
         billing=Billing.build(settings, gateway, auth, stripe_client),
     )

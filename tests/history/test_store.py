@@ -23,7 +23,7 @@ from threadr.history.store import (
     valid_thread_id,
 )
 from threadr.storage.keys import HISTORY_PREFIX, history_index_key, history_record_key
-from threadr.writing.finalize import Tweet
+from threadr.writing.thread import Tweet
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 ANN, BOB = "a" * 24, "b" * 24

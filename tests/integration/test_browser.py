@@ -46,6 +46,7 @@ PROBE = """<!doctype html>
 <pre id="result">pending</pre>
 <script>
 const api = new URLSearchParams(location.search).get("api");
+const article = ARTICLE;
 const READ = [
   "X-Cache", "X-Request-ID", "RateLimit", "RateLimit-Policy", "Content-Security-Policy",
 ];
@@ -58,12 +59,43 @@ async function attempt(path, init) {
     return {error: `${error.name}: ${error.message}`};
   }
 }
-async function main() {
-  const generate = {
+// A stream read as a frontend reads it: fetch() and the body's ReadableStream, events parsed
+// as their bytes arrive.
+async function stream(path, init) {
+  try {
+    const response = await fetch(api + path, init);
+    const headers = Object.fromEntries(
+      ["X-Cache", "Content-Type"].map((name) => [name, response.headers.get(name)]));
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const events = [];
+    let buffer = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, {stream: true});
+      let cut;
+      while ((cut = buffer.indexOf("\\n\\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const name = /^event: (.*)$/m.exec(block)[1];
+        events.push({name, data: JSON.parse(/^data: (.*)$/m.exec(block)[1])});
+      }
+    }
+    return {status: response.status, headers, events};
+  } catch (error) {
+    return {error: `${error.name}: ${error.message}`};
+  }
+}
+function post(body) {
+  return {
     method: "POST",
     headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({text: ARTICLE}),
+    body: JSON.stringify(body),
   };
+}
+async function main() {
+  const generate = post({text: article});
   const signedIn = {
     headers: {"Authorization": "Bearer thr_not_a_live_token", "X-Request-ID": "probe-1"},
   };
@@ -71,7 +103,11 @@ async function main() {
     first: await attempt("/api/generate", generate),
     again: await attempt("/api/generate", generate),
     signed_in: await attempt("/api/auth/me", signedIn),
+    // Other options: another entry, so a miss, told tweet by tweet.
+    stream: await stream("/api/generate/stream", post({text: article, options: {length: "short"}})),
   };
+  const thread = results.first.body ? results.first.body.thread : ["One.", "Two."];
+  results.rewrite = await attempt("/api/rewrite", post({thread, index: 1, text: article}));
   document.getElementById("result").textContent = JSON.stringify(results);
 }
 main();
@@ -167,14 +203,34 @@ def test_a_preflight_with_authorization_passes(allowed: dict[str, Any]) -> None:
     assert signed_in["headers"]["X-Request-ID"] == "probe-1"
 
 
+def test_an_allowed_origin_reads_the_stream_event_by_event(allowed: dict[str, Any]) -> None:
+    stream = allowed["stream"]
+    assert stream["status"] == 200, stream
+    assert stream["headers"]["X-Cache"] == "MISS"  # exposed by CORS
+    assert stream["headers"]["Content-Type"].startswith("text/event-stream")
+    names = [event["name"] for event in stream["events"]]
+    assert names[0] == "meta" and names[-1] == "done" and set(names[1:-1]) == {"tweet"}
+    done = stream["events"][-1]["data"]
+    assert [e["data"] for e in stream["events"][1:-1]] == done["thread"]
+    assert done["success"] and not done["cached"]
+
+
+def test_an_allowed_origin_calls_rewrite(allowed: dict[str, Any]) -> None:
+    rewrite, thread = allowed["rewrite"], allowed["first"]["body"]["thread"]
+    assert rewrite["status"] == 200, rewrite
+    tweet = rewrite["body"]["tweet"]
+    assert (tweet["number"], tweet["total"]) == (2, len(thread))
+    assert tweet["content"].startswith(f"2/{len(thread)} ") and tweet["character_count"] <= 280
+    assert rewrite["headers"]["RateLimit"].startswith('"burst";r=')
+
+
 def test_another_origin_is_blocked_by_the_browser(chromium: Chromium, sites: Sites) -> None:
     seen, console = probe(chromium, sites.other, sites.api)
-    assert seen == {
-        name: {"error": "TypeError: Failed to fetch"} for name in ("first", "again", "signed_in")
-    }
+    calls = ("first", "again", "signed_in", "stream", "rewrite")
+    assert seen == {name: {"error": "TypeError: Failed to fetch"} for name in calls}
     # Blocked by the browser for CORS (the preflight found no Access-Control-Allow-Origin for
     # this origin), not by a network failure.
-    assert len(console) == 3 and all("has been blocked by CORS policy" in line for line in console)
+    assert len(console) == 5 and all("has been blocked by CORS policy" in line for line in console)
 
 
 def test_the_playground_shows_the_thread_from_a_deep_link(

@@ -19,7 +19,7 @@ from threadr.cache import CacheEntry, ThreadCache
 from threadr.generate import Account
 from threadr.source import Source, digest, normalize_text
 from threadr.storage import keys
-from threadr.writing.finalize import Tweet
+from threadr.writing.thread import Tweet
 
 ENTRY = CacheEntry.new([Tweet(1, 1, "1/1 Real.", 9)], "url", None, "offline", 0.0)
 TEXT = "Sliding windows beat fixed windows. They smooth bursts at the boundary. " * 6
@@ -65,12 +65,14 @@ async def test_concurrent_identical_misses_call_openai_once(redis: Redis) -> Non
     async with running_services(settings, openai_client=mock.client()) as (client, services):
         generate, entered, all_in = services.pipeline.generate, 0, asyncio.Event()
 
-        async def counted(source: Source, account: Account | None = None) -> CacheEntry:
+        async def counted(
+            source: Source, account: Account | None = None, *args: Any, **kw: Any
+        ) -> CacheEntry:
             nonlocal entered
             entered += 1
             if entered == 20:
                 all_in.set()
-            return await generate(source, account)
+            return await generate(source, account, *args, **kw)
 
         services.pipeline.generate = counted  # type: ignore[method-assign]
         calls = [

@@ -23,7 +23,7 @@ from tests.factories import (
 from threadr.cache import CacheEntry
 from threadr.config import Settings
 from threadr.storage.keys import HISTORY_PREFIX, history_index_key, history_record_key, user_tag
-from threadr.writing.finalize import Tweet
+from threadr.writing.thread import Tweet
 
 pytestmark = pytest.mark.integration
 

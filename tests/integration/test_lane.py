@@ -15,7 +15,7 @@ from threadr.limits.ratelimit import Limiter
 from threadr.storage.breaker import CircuitBreaker
 from threadr.storage.gateway import UNAVAILABLE
 from threadr.storage.lane import Lane, command
-from threadr.writing.finalize import Tweet
+from threadr.writing.thread import Tweet
 
 from .processes import free_port
 

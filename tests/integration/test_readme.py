@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -15,18 +16,19 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # The first example: `curl … -d '<json body>'`, then the response the README shows.
 _EXAMPLE = re.compile(r"\$ curl -si localhost:8000(/api/generate) .*? -d '(\{.*?\})'\n", re.S)
 _SHOWN_TWEET = re.compile(
-    r'\{"number": (\d+), "total": (\d+), "content": "(.*?)", "character_count": (\d+)\}'
+    r'\{"number": (\d+), "total": (\d+), "content": "(.*?)", "character_count": (\d+), '
+    r'"source": (null|\{"start": \d+, "end": \d+\})\}'
 )
 
 
-def readme_example() -> tuple[str, dict[str, str], list[tuple[int, int, str, int]]]:
+def readme_example() -> tuple[str, dict[str, str], list[tuple[int, int, str, int, Any]]]:
     text = README.read_text(encoding="utf-8")
     match = _EXAMPLE.search(text)
     assert match, "the README's first curl example is not where this test looks for it"
     path, body = match.group(1), json.loads(match.group(2).replace("\n  ", " "))
     shown = [
-        (int(n), int(total), content, int(count))
-        for n, total, content, count in _SHOWN_TWEET.findall(text[match.end() :])
+        (int(n), int(total), content, int(count), json.loads(source))
+        for n, total, content, count, source in _SHOWN_TWEET.findall(text[match.end() :])
     ]
     return path, body, shown
 
@@ -40,13 +42,19 @@ def test_the_readme_example_answers_what_the_readme_shows(tmp_path: Path) -> Non
     assert first.status_code == 200 and first.headers["x-cache"] == "MISS"
     assert first.headers["ratelimit-policy"] == '"burst";q=10;w=60, "hourly";q=50;w=3600'
     thread = first.json()["thread"]
-    got = [(t["number"], t["total"], t["content"], t["character_count"]) for t in thread]
+    got = [
+        (t["number"], t["total"], t["content"], t["character_count"], t["source"]) for t in thread
+    ]
     assert len(got) == len(shown)
-    for (number, total, content, count), (s_number, s_total, s_content, s_count) in zip(
-        got, shown, strict=True
-    ):
+    for (number, total, content, count, source), (
+        s_number,
+        s_total,
+        s_content,
+        s_count,
+        s_source,
+    ) in zip(got, shown, strict=True):
         # The README cuts long tweets with "…": what it shows is the start of the real one.
-        assert (number, total, count) == (s_number, s_total, s_count)
+        assert (number, total, count, source) == (s_number, s_total, s_count, s_source)
         assert content.startswith(s_content.removesuffix(" …").removesuffix("…"))
     assert first.json()["generator"] == "offline"
     assert again.headers["x-cache"] == "HIT" and again.json()["thread"] == thread

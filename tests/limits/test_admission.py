@@ -12,7 +12,7 @@ from threadr.cache import CacheEntry, ThreadCache, encode_entry
 from threadr.limits.admission import Admission, QuotaAccount
 from threadr.limits.quota import Quota
 from threadr.limits.ratelimit import SCRIPT, Limiter
-from threadr.writing.finalize import Tweet
+from threadr.writing.thread import Tweet
 
 KEY = "threadr:cache:v1:text:" + "ab" * 32
 ENTRY = CacheEntry.new([Tweet(1, 1, "1/1 Hello.", 10)], "text", None, "offline", 0.0)

@@ -173,7 +173,7 @@ async def test_url_generation_uses_the_fetcher_and_extractor() -> None:
     assert body["source_type"] == "url"
     assert body["title"] == "Caching 101"
     joined = " ".join(t["content"] for t in body["thread"])
-    assert "remembering answers" in joined and "About us" not in joined
+    assert "expensive work" in joined and "About us" not in joined
     assert again.json()["cached"] is True
 
 

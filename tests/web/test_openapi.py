@@ -100,6 +100,7 @@ def test_the_schemas_are_the_structs_own() -> None:
     doc = document()
     schemas = doc["components"]["schemas"]
     types = [e.body for e in ENDPOINTS if e.body] + [e.request for e in ENDPOINTS if e.request]
+    types += [struct for e in ENDPOINTS for _, struct in e.events]
     _, generated = msgspec.json.schema_components([*types, ErrorBody], ref_template=REF)
     assert schemas == generated
     generate = doc["paths"]["/api/generate"]["post"]
@@ -187,3 +188,23 @@ async def test_each_operation_asks_for_the_credentials_it_declares(
             str(anonymous.status_code)
             in document()["paths"][endpoint.path][endpoint.method.lower()]["responses"]
         ), where
+
+
+def test_a_streams_events_are_described_with_their_data() -> None:
+    stream = document()["paths"]["/api/generate/stream"]["post"]
+    events = stream["responses"]["200"]["content"]["text/event-stream"]["schema"]["oneOf"]
+    described = {
+        e["properties"]["event"]["const"]: e["properties"]["data"]["contentSchema"]["$ref"]
+        for e in events
+    }
+    assert described == {
+        "meta": "#/components/schemas/StreamMeta",
+        "tweet": "#/components/schemas/Tweet",
+        "done": "#/components/schemas/ThreadResponse",
+        "error": "#/components/schemas/ErrorBody",
+    }
+    assert all(e["properties"]["data"]["contentMediaType"] == "application/json" for e in events)
+    # Errors before the first tweet are JSON, with the statuses of POST /api/generate.
+    generate = document()["paths"]["/api/generate"]["post"]
+    assert stream["responses"].keys() == generate["responses"].keys()
+    assert stream["responses"]["402"]["content"] == generate["responses"]["402"]["content"]

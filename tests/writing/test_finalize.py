@@ -1,4 +1,5 @@
-"""Shaping writer output: recovering tweets from prose, cleaning, splitting and numbering."""
+"""Shaping model output: recovering tweets from prose, cleaning them, shortening (the last
+resort) and numbering."""
 
 from __future__ import annotations
 
@@ -8,22 +9,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadr.errors import Unprocessable
-from threadr.writing.finalize import Tweet, finalize, recover_tweets
-from threadr.writing.offline import write_offline
+from threadr.writing.finalize import clean_tweet, clean_tweets, recover_tweets, shorten
+from threadr.writing.fit import has_content
+from threadr.writing.numbering import budget, number
+from threadr.writing.options import DEFAULT_OPTIONS, Options
+from threadr.writing.thread import Part, Tweet
 from threadr.writing.twittertext import weighted_length
 
 from .texts import any_text, articles, squeeze
 
 
 def assert_valid(thread: list[Tweet], max_tweets: int = 25) -> list[str]:
-    """Check every promise finalize makes; return the bodies without their "i/n " prefix."""
+    """Check every promise of a numbered thread; return the bodies without their "i/n "."""
     total = len(thread)
     assert 1 <= total <= max_tweets
     bodies = []
-    for number, tweet in enumerate(thread, 1):
-        prefix = f"{number}/{total} "
-        assert (tweet.number, tweet.total) == (number, total)
+    for place, tweet in enumerate(thread, 1):
+        prefix = f"{place}/{total} "
+        assert (tweet.number, tweet.total) == (place, total)
         assert tweet.content.startswith(prefix)
         body = tweet.content.removeprefix(prefix)
         assert body and body == body.strip()
@@ -84,7 +87,7 @@ def test_recover_tweets_from_chatter_only_is_empty() -> None:
     assert recover_tweets("") == []
 
 
-# --- finalize ---------------------------------------------------------------------------------
+# --- cleaning a model's tweets -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -105,57 +108,70 @@ def test_recover_tweets_from_chatter_only_is_empty() -> None:
         ),
         (["Sure! Here's a thread for you.\n\n1/2 Alpha", "2/2 Beta"], ["Alpha", "Beta"]),
         (["```", "Alpha", "---", "Beta", "```"], ["Alpha", "Beta"]),
+        (["## Alpha", "**Beta** is bold"], ["Alpha", "Beta is bold"]),
     ],
 )
-def test_finalize_strips_numbering_and_chatter(raw: list[str], expected: list[str]) -> None:
-    assert assert_valid(finalize(raw)) == expected
+def test_clean_tweets_strips_numbering_and_chatter(raw: list[str], expected: list[str]) -> None:
+    assert [text for _, text in clean_tweets(raw)] == expected
 
 
-def test_finalize_keeps_numbers_that_are_content() -> None:
+def test_clean_tweets_keeps_numbers_that_are_content() -> None:
     raw = ["Hook", "24/7 support is here", "1/3 of voters agree", "7. That is the seventh rule"]
-    assert assert_valid(finalize(raw)) == raw
+    assert [text for _, text in clean_tweets(raw)] == raw
 
 
-def test_finalize_numbers_and_counts() -> None:
-    thread = finalize(["Alpha", "Beta 日本 \U0001f600 https://example.com/x"])
-    assert [t.content for t in thread] == [
-        "1/2 Alpha",
-        "2/2 Beta 日本 \U0001f600 https://example.com/x",
-    ]
-    assert [t.character_count for t in thread] == [9, 4 + 5 + 5 + 3 + 23]
+def test_clean_tweets_says_which_item_each_came_from() -> None:
+    assert clean_tweets(["Sure!", "1/2 Alpha", "", "2/2 Beta"]) == [(1, "Alpha"), (3, "Beta")]
 
 
-def test_finalize_splits_an_overlong_tweet_at_sentences() -> None:
+@pytest.mark.parametrize(
+    ("text", "place", "count", "expected"),
+    [
+        ("3/7 Gamma", 3, 7, "Gamma"),
+        ("Gamma (3/7)", 3, 7, "Gamma"),
+        ("Gamma 2/6", 3, 7, "Gamma"),  # after a hook the model did not number
+        ("4/7 Gamma", 3, 7, "Gamma"),  # its own count: numbering, even out of place
+        ("24/7 support", 3, 7, "24/7 support"),
+        ("1/3 of voters agree", 2, 7, "1/3 of voters agree"),
+        ("Tweet 3: Gamma", 3, 7, "Gamma"),
+        ("Sure! Here is tweet 3.", 3, 7, ""),
+        ("(3/7)", 3, 7, ""),
+    ],
+)
+def test_clean_tweet_knows_its_place(text: str, place: int, count: int, expected: str) -> None:
+    assert clean_tweet(text, place, count) == expected
+
+
+def test_shorten_keeps_whole_sentences_that_fit() -> None:
     sentences = [f"Sentence number {i} says something worth reading about." for i in range(12)]
-    thread = finalize([" ".join(sentences)])
-    bodies = assert_valid(thread)
-    assert len(bodies) > 1
-    assert all(body.endswith(".") for body in bodies)
-    assert squeeze("".join(bodies)) == squeeze("".join(sentences))
+    short = shorten(" ".join(sentences), 200)
+    assert weighted_length(short) <= 200
+    assert short.endswith(".") and short in " ".join(sentences)
 
 
-def test_finalize_caps_the_count_and_keeps_the_closer() -> None:
-    raw = [f"Point {i}: " + "detail " * 30 for i in range(40)] + ["That's a wrap, share it! 🔁"]
-    bodies = assert_valid(finalize(raw, max_tweets=10), max_tweets=10)
-    assert len(bodies) == 10
-    assert bodies[0].startswith("Point 0:")
-    assert bodies[-1] == "That's a wrap, share it! 🔁"
+def test_shorten_cuts_one_long_sentence_with_an_ellipsis() -> None:
+    long = "word " * 200
+    short = shorten(long, 100)
+    assert weighted_length(short) <= 100 and short.endswith("…")
+    assert shorten("Fits already.", 100) == "Fits already."
 
 
-def test_finalize_caps_without_a_closer_by_cutting_the_end() -> None:
-    raw = [f"Point {i}." for i in range(30)]
-    assert assert_valid(finalize(raw)) == raw[:25]
+def test_number_writes_each_style_inside_the_limit() -> None:
+    parts = [Part("x" * 300)] * 3  # too long for any tweet: number() counts, it does not cut
+    for style, first in [("1/n", "1/3 "), ("1.", "1. "), ("(1/n)", "(1/3) "), ("none", "")]:
+        tweets = number([Part("Alpha"), Part("Beta")], Options(numbering=style))  # type: ignore[arg-type]
+        assert tweets[0].content == f"{first.replace('3', '2')}Alpha"
+        assert tweets[0].character_count == weighted_length(tweets[0].content)
+    assert number(parts, DEFAULT_OPTIONS)[0].character_count == 304
+    ended = number([Part("Alpha"), Part("Beta")], Options(numbering_position="end"))
+    assert [t.content for t in ended] == ["Alpha 1/2", "Beta 2/2"]
 
 
-@pytest.mark.parametrize("raw", [[], [""], ["  ", "\n\n"], ["1/3", "(2/3)", "---"], ["Thread:"]])
-def test_finalize_without_content_is_unprocessable(raw: list[str]) -> None:
-    with pytest.raises(Unprocessable, match="no usable tweets"):
-        finalize(raw)
-
-
-def test_finalize_rejects_a_nonsense_cap() -> None:
-    with pytest.raises(ValueError, match="max_tweets"):
-        finalize(["Alpha"], max_tweets=0)
+def test_the_widest_number_is_reserved() -> None:
+    assert budget(9, DEFAULT_OPTIONS) == 280 - len("9/9 ")
+    assert budget(25, Options(numbering="(1/n)")) == 280 - len("(25/25) ")
+    assert budget(25, Options(numbering="none")) == 280
+    assert budget(1, Options(format="long_post")) == 25_000
 
 
 # --- properties and the real articles ---------------------------------------------------------
@@ -165,22 +181,18 @@ content = st.lists(words, min_size=1, max_size=120).map(" ".join)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(any_text, max_size=30), st.integers(1, 30))
-def test_finalize_any_input_fits_or_is_unprocessable(raw: list[str], max_tweets: int) -> None:
-    try:
-        thread = finalize(raw, max_tweets=max_tweets)
-    except Unprocessable:
-        # Only input without a letter, digit or emoji worth keeping may be refused.
-        assert not any(re.search(r"[^\W\d_]{4}", item) for item in raw if len(item) > 200)
-        return
-    assert_valid(thread, max_tweets)
+@given(st.lists(any_text, max_size=30), st.integers(20, 280))
+def test_any_reply_cleans_and_shortens_to_fit(raw: list[str], room: int) -> None:
+    for _, text in clean_tweets(raw):
+        assert text == text.strip() and has_content(text)
+        assert weighted_length(shorten(text, room)) <= room
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(content, min_size=1, max_size=40), st.integers(1, 30))
-def test_finalize_with_content_always_numbers_a_thread(raw: list[str], max_tweets: int) -> None:
-    bodies = assert_valid(finalize(raw, max_tweets=max_tweets), max_tweets)
-    assert squeeze("".join(raw)).startswith(squeeze("".join(bodies)))
+@given(st.lists(content, min_size=1, max_size=40))
+def test_content_is_kept_in_order(raw: list[str]) -> None:
+    cleaned = [text for _, text in clean_tweets(raw)]
+    assert squeeze("".join(cleaned)) == squeeze("".join(raw))
 
 
 def adversarial_outputs(article: str) -> list[list[str]]:
@@ -193,7 +205,6 @@ def adversarial_outputs(article: str) -> list[list[str]]:
         [f"🧵 {paragraphs[0]}", *(f"{i}/{n - 1} {p}" for i, p in enumerate(paragraphs[1:], 1))],
         [f"{p} ({i}/{n})" for i, p in enumerate(paragraphs, 1)],
         [f"**Tweet {i}:** {p}" for i, p in enumerate(paragraphs, 1)],
-        [article],
         recover_tweets(
             "Here is your thread:\n\n"
             + "\n\n".join(f"{i}. {p}" for i, p in enumerate(paragraphs, 1))
@@ -202,17 +213,12 @@ def adversarial_outputs(article: str) -> list[list[str]]:
     ]
 
 
-def test_every_article_makes_a_valid_thread_from_model_output() -> None:
+def test_every_article_is_cleaned_of_numbering_from_model_output() -> None:
     for article in articles():
         source = squeeze(re.sub(r"(?m)^[-_*=~]{3,}$", "", article))  # rules are dropped
         for raw in adversarial_outputs(article):
-            bodies = assert_valid(finalize(raw))
+            bodies = [text for _, text in clean_tweets(raw)]
+            assert bodies
             assert all(squeeze(body.removeprefix("🧵 ")) in source for body in bodies)
             assert not any(re.match(r"\(?\d+/\d+\)? ", body) for body in bodies)
             assert not any(re.search(r" \(?\d+/\d+\)?$", body) for body in bodies)
-
-
-def test_every_article_makes_a_valid_offline_thread() -> None:
-    for article in articles():
-        bodies = assert_valid(finalize(write_offline(article)))
-        assert bodies[0].startswith("🧵")

@@ -10,8 +10,7 @@ import pytest
 
 from tests.factories import MockOpenAI, chat_completion, make_settings, tweets_reply
 from tests.watchdog import Watchdog
-from threadr.errors import Unprocessable
-from threadr.writing.finalize import finalize, recover_tweets
+from threadr.writing.finalize import clean_tweets, recover_tweets, shorten
 from threadr.writing.fit import has_content, pack, split_sentences
 from threadr.writing.offline import write_offline
 from threadr.writing.openai_writer import OpenAIWriter, parse_reply
@@ -64,11 +63,11 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
-async def test_finalize_is_linear(text: str, watchdog: Watchdog) -> None:
-    try:
-        assert_valid(finalize([text]))
-    except Unprocessable:
-        assert not has_content(text)
+async def test_cleaning_and_shortening_are_linear(text: str, watchdog: Watchdog) -> None:
+    cleaned = clean_tweets([text])
+    assert cleaned or not has_content(text)
+    for _, tweet in cleaned:
+        assert weighted_length(shorten(tweet, 274)) <= 274
 
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
@@ -147,7 +146,8 @@ async def test_garbage_replies_give_a_thread_without_stalling(
     content: str, warm_sdk: None, watchdog: Watchdog
 ) -> None:
     mock = MockOpenAI((200, chat_completion(content)))
-    thread, generator = await writer(mock).write(ARTICLE, None)
+    written = await writer(mock).write(ARTICLE, None)
+    thread, generator = written.tweets, written.generator
     assert_valid(thread)
     assert generator in {"openai", "offline"}
     assert mock.calls == 1  # an unusable reply is not asked for again: the offline writer answers
@@ -158,7 +158,7 @@ async def test_hostile_tweets_give_a_thread_without_stalling(
     text: str, warm_sdk: None, watchdog: Watchdog
 ) -> None:
     mock = MockOpenAI(tweets_reply("A hook.", text, "The end."))
-    thread, _ = await writer(mock).write(ARTICLE, None)
+    thread = (await writer(mock).write(ARTICLE, None)).tweets
     assert_valid(thread)
 
 
@@ -175,5 +175,6 @@ async def test_the_reply_is_capped_in_tokens_and_characters() -> None:
     sent: dict[str, Any] = mock.requests[0]
     assert sent["max_completion_tokens"] == ai.max_completion_tokens
     assert 10 * 280 <= ai.max_completion_tokens <= 10 * 400
-    assert tweets[0] == "First point."  # the cut reply is still read, as JSON cut short
-    assert sum(map(len, tweets)) <= ai.max_reply_chars
+    # The cut reply is still read, as JSON cut short; 100,000 characters are no tweet.
+    assert [t.content for t in tweets] == ["1/1 First point."]
+    assert mock.calls == 1

@@ -38,7 +38,8 @@ def assert_numbered(thread: list[Any]) -> None:
 
 async def test_success_uses_the_model_and_numbers_server_side() -> None:
     mock = MockOpenAI(tweets_reply("1/3 Redis is fast.", "It caches.", "Try it!"))
-    thread, generator = await writer(mock).write(ARTICLE, "Redis")
+    written = await writer(mock).write(ARTICLE, "Redis")
+    thread, generator = written.tweets, written.generator
     assert generator == "openai"
     assert [t.content for t in thread] == ["1/3 Redis is fast.", "2/3 It caches.", "3/3 Try it!"]
     assert_numbered(thread)
@@ -50,14 +51,16 @@ async def test_success_uses_the_model_and_numbers_server_side() -> None:
 
 async def test_429_then_success_retries() -> None:
     mock = MockOpenAI((429, {"error": {"message": "slow down"}}), tweets_reply("A", "B"))
-    thread, generator = await writer(mock).write(ARTICLE, None)
+    written = await writer(mock).write(ARTICLE, None)
+    thread, generator = written.tweets, written.generator
     assert generator == "openai" and mock.calls == 2
     assert_numbered(thread)
 
 
 async def test_persistent_500_falls_back_to_offline() -> None:
     mock = MockOpenAI((500, {"error": {"message": "boom"}}))
-    thread, generator = await writer(mock, budget=2.0).write(ARTICLE, "Redis")
+    written = await writer(mock, budget=2.0).write(ARTICLE, "Redis")
+    thread, generator = written.tweets, written.generator
     assert generator == "offline" and mock.calls >= 2
     assert_numbered(thread)
 
@@ -69,7 +72,8 @@ async def test_timeout_falls_back_to_offline_within_the_budget() -> None:
     mock = MockOpenAI(hang)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    thread, generator = await writer(mock, budget=0.3).write(ARTICLE, None)
+    written = await writer(mock, budget=0.3).write(ARTICLE, None)
+    thread, generator = written.tweets, written.generator
     assert generator == "offline"
     assert loop.time() - started < 2
     assert_numbered(thread)
@@ -77,27 +81,28 @@ async def test_timeout_falls_back_to_offline_within_the_budget() -> None:
 
 async def test_transport_timeout_is_retried_then_falls_back() -> None:
     mock = MockOpenAI(httpx2.ReadTimeout("slow"))
-    _, generator = await writer(mock, budget=1.0).write(ARTICLE, None)
+    generator = (await writer(mock, budget=1.0).write(ARTICLE, None)).generator
     assert generator == "offline" and mock.calls >= 2
 
 
 async def test_auth_error_falls_back_without_retrying() -> None:
     mock = MockOpenAI((401, {"error": {"message": "bad key"}}))
-    _, generator = await writer(mock).write(ARTICLE, None)
+    generator = (await writer(mock).write(ARTICLE, None)).generator
     assert generator == "offline" and mock.calls == 1
 
 
 async def test_non_json_reply_is_recovered_without_the_preamble() -> None:
     content = "Here is your thread:\n\n1/3 Redis is fast.\n\n2/3 It caches.\n\n3/3 Try it!"
     mock = MockOpenAI((200, chat_completion(content)))
-    thread, generator = await writer(mock).write(ARTICLE, None)
+    written = await writer(mock).write(ARTICLE, None)
+    thread, generator = written.tweets, written.generator
     assert generator == "openai"
     assert [t.content for t in thread] == ["1/3 Redis is fast.", "2/3 It caches.", "3/3 Try it!"]
 
 
 async def test_empty_reply_falls_back() -> None:
     mock = MockOpenAI(tweets_reply())
-    _, generator = await writer(mock, budget=1.0).write(ARTICLE, None)
+    generator = (await writer(mock, budget=1.0).write(ARTICLE, None)).generator
     assert generator == "offline"
 
 
@@ -120,13 +125,13 @@ async def test_every_tweet_fits_over_the_whole_dataset(dataset: dict[str, Any]) 
     for item in dataset.values():
         text = item["articleBody"][:10_000]
         for w in (thread_writer, offline):
-            thread, _ = await w.write(text, None)
+            thread = (await w.write(text, None)).tweets
             assert_numbered(thread)
 
 
 @pytest.mark.parametrize("reply", [tweets_reply("ok"), (200, chat_completion("just prose"))])
 async def test_single_tweet_replies_are_valid_threads(reply: Any) -> None:
-    thread, _ = await writer(MockOpenAI(reply)).write(ARTICLE, None)
+    thread = (await writer(MockOpenAI(reply)).write(ARTICLE, None)).tweets
     assert_numbered(thread)
 
 
@@ -143,8 +148,9 @@ async def test_single_tweet_replies_are_valid_threads(reply: Any) -> None:
 )
 async def test_an_unusable_reply_falls_back_to_the_offline_thread(reply: Any) -> None:
     mock = MockOpenAI(reply)
-    thread, generator = await writer(mock).write(ARTICLE, "Redis")
-    offline, _ = await ThreadWriter(None, max_tweets=25).write(ARTICLE, "Redis")
+    written = await writer(mock).write(ARTICLE, "Redis")
+    thread, generator = written.tweets, written.generator
+    offline = (await ThreadWriter(None, max_tweets=25).write(ARTICLE, "Redis")).tweets
     assert generator == "offline" and thread == offline
     assert mock.calls == 1
 

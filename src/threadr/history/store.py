@@ -26,8 +26,7 @@ from threadr.source import SourceType
 from threadr.storage.gateway import UNAVAILABLE, Gateway
 from threadr.storage.keys import history_index_key, history_record_key
 from threadr.storage.scripts import Script, ScriptCall
-from threadr.writing.finalize import Tweet
-from threadr.writing.writer import Generator
+from threadr.writing.thread import Generator, Tweet
 
 SCRIPT = Script("history.lua", needs=("bytes.lua",))
 # On the lane when it has a free connection: a signed-in cache hit saves one (after answering).

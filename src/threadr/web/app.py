@@ -22,7 +22,18 @@ from threadr.observability.logs import configure_logging
 from threadr.observability.metrics import Metrics
 from threadr.services import Services, build_services
 
-from . import accounts, analytics, billing, emails, health, limits, operator, premium, threads
+from . import (
+    accounts,
+    analytics,
+    billing,
+    emails,
+    health,
+    limits,
+    operator,
+    options,
+    premium,
+    threads,
+)
 from .docs import docs_asset, docs_page
 from .generate import Generate
 from .metrics import metrics_routes
@@ -33,6 +44,8 @@ from .middleware.telemetry import Telemetry
 from .openapi import openapi_json
 from .playground import Playground
 from .responses import error_json, error_response
+from .rewrite import rewrite
+from .stream import generate_stream
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -114,6 +127,11 @@ def create_app(
         debug=False,
         routes=[
             Route("/api/generate", Generate(), methods=["POST"]),
+            # Streaming and rewriting (issue #15): the thread as server-sent events, each tweet
+            # as soon as it is final; one tweet of a thread written anew
+            Route("/api/generate/stream", generate_stream, methods=["POST"]),
+            Route("/api/rewrite", rewrite, methods=["POST"]),
+            Route("/api/options", options.list_options, methods=["GET"]),
             Route("/api/rate-limit-status", limits.rate_limit_status, methods=["GET"]),
             Route("/api/usage/status", limits.usage_status, methods=["GET"]),
             *(Route(path, probe, methods=sorted(Probes.methods)) for path in health.PATHS),

@@ -23,9 +23,11 @@ from .schemas import (
     Credentials,
     EmailRemoved,
     EmailStats,
+    ErrorBody,
     GenerateRequest,
     Health,
     Me,
+    OptionsCatalogue,
     PaymentConfig,
     PremiumCheck,
     PremiumGranted,
@@ -34,14 +36,18 @@ from .schemas import (
     Readiness,
     RedisStats,
     RemoveEmailRequest,
+    RewriteRequest,
+    RewriteResponse,
     SavedThreadDetail,
     SavedThreadList,
     SessionList,
+    StreamMeta,
     StripeEvent,
     SubscribeRequest,
     SubscribeResponse,
     ThreadResponse,
     TokenResponse,
+    Tweet,
     UsageSeries,
     UsageStatus,
     WebhookReceived,
@@ -90,6 +96,8 @@ class Endpoint:
     limited: bool = False
     headers: tuple[str, ...] = ()  # more headers every success carries
     media: tuple[str, ...] = (JSON,)
+    # A text/event-stream's events: each one's name and the Struct its `data` holds as JSON.
+    events: tuple[tuple[str, Any], ...] = ()
     description: str = ""
     operation_id: str = ""  # when the one made of the method and path would not do
 
@@ -141,21 +149,74 @@ _DAYS = Annotated[int, Meta(ge=1)]
 _LIMIT = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
 _ID = Annotated[str, Meta(min_length=1)]
 _CREDENTIALS = {"email": "ann@example.com", "password": "correct horse battery staple"}
+_ARTICLE_TEXT = (
+    "Caching is the art of remembering answers. When a service does expensive work, the result "
+    "can be kept and served again in microseconds."
+)
+# POST /api/generate, and its stream before the stream starts.
+GENERATE_ERRORS = merge(
+    BODY, TOKEN, INPUT, ARTICLE,
+    {402: ("quota_exceeded",), 422: ("invalid_options", "unprocessable")},
+    {429: ("rate_limited",)},
+)  # fmt: skip
+EVENT_STREAM = "text/event-stream"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST", "/api/generate", "Turn an article (a URL) or a text into a thread", "threads",
         ThreadResponse, request=GenerateRequest, access="token", limited=True,
-        headers=("X-Cache",),
-        example={"text": "Caching is the art of remembering answers. When a service does "
-                 "expensive work, the result can be kept and served again in microseconds."},
-        errors=merge(
-            BODY, TOKEN, INPUT, ARTICLE,
-            {402: ("quota_exceeded",), 422: ("unprocessable",), 429: ("rate_limited",)},
+        headers=("X-Cache",), example={"text": _ARTICLE_TEXT}, errors=GENERATE_ERRORS,
+        description="Exactly one of `url` or `text`, and optionally `options` (GET "
+        "/api/options lists them; an option that is not allowed is a 422 `invalid_options` "
+        "naming it). `X-Cache` tells a cache hit (free) from a miss (one free-tier generation); "
+        "the same input with other options is another entry. A 402 adds `usage`, a 502 "
+        "`fetch_failed` may add `upstream_status`.",
+    ),
+    Endpoint(
+        "POST", "/api/generate/stream", "The same thread as server-sent events, tweet by tweet",
+        "threads", request=GenerateRequest, access="token", limited=True,
+        headers=("X-Cache",), example={"text": _ARTICLE_TEXT}, errors=GENERATE_ERRORS,
+        media=(EVENT_STREAM,),
+        events=(
+            ("meta", StreamMeta), ("tweet", Tweet), ("done", ThreadResponse), ("error", ErrorBody)
         ),
-        description="Exactly one of `url` or `text`. `X-Cache` tells a cache hit (free) from a "
-        "miss (one free-tier generation). A 402 adds `usage`, a 502 `fetch_failed` may add "
-        "`upstream_status`.",
+        description="The body, limits, quota, cache and coalescing of POST /api/generate. Events: "
+        "`meta` (a `StreamMeta`), one `tweet` (a `Tweet`) per tweet as soon as it is final, "
+        "then `done` (the `ThreadResponse` POST /api/generate answers; it supersedes the tweets "
+        "told, and a `tweet` whose `number` was told before replaces it) or `error` (an "
+        "`ErrorBody`). The response starts with the first tweet: an error before it is the "
+        "status and JSON body POST /api/generate would answer. A cache hit sends every event "
+        "at once. `Cache-Control: no-cache`, `X-Accel-Buffering: no`.",
+    ),
+    Endpoint(
+        "POST", "/api/rewrite", "One tweet of a thread written anew", "threads", RewriteResponse,
+        request=RewriteRequest, access="token", limited=True,
+        example={
+            "thread": ["1/3 Caching is the art of remembering answers.",
+                       "2/3 A cache keeps the result of expensive work.",
+                       "3/3 That's the gist."],
+            "index": 1, "instruction": "Make it punchier.", "text": _ARTICLE_TEXT,
+        },
+        errors=merge(
+            BODY, TOKEN, INPUT, ARTICLE, {402: ("quota_exceeded",), 429: ("rate_limited",)},
+            {422: ("invalid_options", "empty_thread", "thread_too_long", "tweet_too_long")},
+            {422: ("invalid_index", "empty_tweet", "instruction_too_long")},
+        ),
+        description="`thread`: the tweets as POST /api/generate answered them (objects, of which "
+        "only `content` is read, or strings); `index`: the one to write anew, from 0; "
+        "`instruction`: what to change; `options`: the thread's (its numbering, tone, emoji, "
+        "language); `url` or `text`: the article the thread was made from, as sent to POST "
+        "/api/generate, to ground the tweet in (a URL is fetched again). The tweet is numbered "
+        "for its place and fits 280 weighted characters. OpenAI when configured, else (or when "
+        "it fails) the article's most salient passage the thread does not say yet. Counts as "
+        "a request against the rate limits and as a quarter of a generation against the free "
+        "tier (the 1st, 5th, 9th … rewrite of a UTC day reserves one).",
+    ),
+    Endpoint(
+        "GET", "/api/options", "The options of POST /api/generate, with their defaults",
+        "threads", OptionsCatalogue,
+        description="For a form: each option's type, allowed values (or range), default and "
+        "meaning. The same for every caller.",
     ),
     Endpoint(
         "GET", "/api/rate-limit-status", "The caller's rate limits (consumes nothing)", "limits",
@@ -220,7 +281,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "DELETE", "/api/cache", "Forget the cached thread of a URL or a text", "admin",
         CacheDeleted, request=CacheDeleteRequest, access="admin",
         example={"url": "https://example.com/post"},
-        errors=merge(ADMIN, BODY, INPUT, {503: ("service_unavailable",)}),
+        errors=merge(
+            ADMIN, BODY, INPUT, {422: ("invalid_options",), 503: ("service_unavailable",)}
+        ),
     ),
     Endpoint(
         "GET", "/api/analytics/redis-stats", "Redis INFO and key counts", "admin", RedisStats,

@@ -149,10 +149,35 @@ def _success_response(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any
     }
     if endpoint.status not in _NO_BODY_STATUSES:
         response["content"] = {
-            media: {"schema": refs[endpoint.body] if media == JSON else {"type": "string"}}
-            for media in endpoint.media
+            media: {"schema": _schema(endpoint, media, refs)} for media in endpoint.media
         }
     return response
+
+
+def _schema(endpoint: Endpoint, media: str, refs: dict[Any, Any]) -> dict[str, Any]:
+    """A success body's schema: the Struct's for JSON, one event's for an event stream (its
+    name and its `data`, JSON of the event's Struct), else a string."""
+    if media == JSON:
+        return refs[endpoint.body]  # type: ignore[no-any-return]
+    if not endpoint.events:
+        return {"type": "string"}
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "event": {"const": name},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": JSON,
+                        "contentSchema": refs[struct],
+                    },
+                },
+                "required": ["event", "data"],
+            }
+            for name, struct in endpoint.events
+        ]
+    }
 
 
 def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
@@ -195,6 +220,7 @@ def document(endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> dict[str, Any]:
     """The OpenAPI document of `endpoints`, its schemas generated from their Structs."""
     bodies = [e.body for e in endpoints if e.body is not None]
     bodies += [e.request for e in endpoints if e.request is not None]
+    bodies += [struct for e in endpoints for _, struct in e.events]
     types = list(dict.fromkeys([*bodies, ErrorBody]))
     refs_list, schemas = msgspec.json.schema_components(types, ref_template=REF)
     refs = dict(zip(types, refs_list, strict=True))

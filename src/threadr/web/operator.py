@@ -14,6 +14,7 @@ from threadr.cache import key_for
 from threadr.source import validate
 from threadr.storage.gateway import UNAVAILABLE
 from threadr.storage.stats import RATE_LIMIT_SAMPLES, eviction_warnings, snapshot
+from threadr.writing.options import parse_options
 
 from .admin import require_admin
 from .bodies import decode_body, read_body
@@ -77,7 +78,8 @@ async def redis_stats(request: Request) -> Response:
 
 
 async def delete_cache(request: Request) -> Response:
-    """DELETE /api/cache {url} or {text}: forget the thread that input would be served, here
+    """DELETE /api/cache {url} or {text} (and the `options` it was asked with): forget the
+    thread that input would be served, here
     and in Redis, so that the next generate is a miss. The input is checked exactly as
     POST /api/generate checks it, so it names the same entry."""
     await require_admin(request)
@@ -86,5 +88,5 @@ async def delete_cache(request: Request) -> Response:
     body = await read_body(request.scope, request.receive, settings.max_body_bytes)
     sent = decode_body(body, _decode_delete)
     source = validate(sent.url, sent.text, settings)
-    removed = await running.cache.delete(key_for(source))
+    removed = await running.cache.delete(key_for(source, parse_options(sent.options)))
     return JSON(CacheDeleted(success=True, removed=removed))

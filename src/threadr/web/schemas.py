@@ -14,8 +14,8 @@ from threadr.billing.events import Event as StripeEvent
 from threadr.limits.quota import UsageStatus
 from threadr.source import SourceType
 from threadr.subscribers.store import EmailStats
-from threadr.writing.finalize import Tweet
-from threadr.writing.writer import Generator
+from threadr.writing.options import OptionSpec, json_schema
+from threadr.writing.thread import Generator, Span, ThreadWarning, Tweet
 
 __all__ = [
     "CacheDeleteRequest",
@@ -30,6 +30,7 @@ __all__ = [
     "GenerateRequest",
     "Health",
     "Me",
+    "OptionsCatalogue",
     "PaymentConfig",
     "PolicyStatus",
     "PremiumCheck",
@@ -39,16 +40,22 @@ __all__ = [
     "Readiness",
     "RedisStats",
     "RemoveEmailRequest",
+    "RewriteRequest",
+    "RewriteResponse",
     "SavedThreadDetail",
     "SavedThreadList",
     "SavedThreadSummary",
+    "SentTweet",
     "ServiceStates",
     "SessionInfo",
     "SessionList",
+    "Span",
+    "StreamMeta",
     "StripeEvent",
     "SubscribeRequest",
     "SubscribeResponse",
     "ThreadResponse",
+    "ThreadWarning",
     "TokenResponse",
     "Tweet",
     "UsageSeries",
@@ -62,17 +69,28 @@ __all__ = [
 # rules are source.py's and subscribers/address.py's, and answer with their own codes.
 Link = Annotated[str, msgspec.Meta(extra_json_schema={"format": "uri"})]
 Email = Annotated[str, msgspec.Meta(extra_json_schema={"format": "email"})]
+# Decoded as an object of plain values (nothing nested: no depth to recurse into) and checked
+# by writing/options.py's parse_options, whose 422s name the option at fault in words;
+# documented as the options themselves.
+ThreadOptions = Annotated[
+    dict[str, str | int | float | bool | None],
+    msgspec.Meta(title="ThreadOptions", extra_json_schema=json_schema()),
+]
 
 
 class GenerateRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of POST /api/generate: exactly one of `url` or `text`."""
+    """Body of POST /api/generate: exactly one of `url` or `text`, and optionally `options`
+    (GET /api/options lists them)."""
 
     url: Link | None = None
     text: str | None = None
+    options: ThreadOptions | None = None
 
 
 class ThreadResponse(msgspec.Struct):
-    """POST /api/generate: the thread (X-Cache tells a hit from a miss, and so does `cached`)."""
+    """POST /api/generate: the thread (X-Cache tells a hit from a miss, and so does `cached`);
+    `warnings`: claims of its tweets the article does not back, and what the writer could not
+    do of the options."""
 
     thread: list[Tweet]
     source_type: SourceType
@@ -81,6 +99,58 @@ class ThreadResponse(msgspec.Struct):
     generator: Generator
     success: bool = True
     error: None = None
+    warnings: list[ThreadWarning] = []
+
+
+class StreamMeta(msgspec.Struct):
+    """The `meta` event of POST /api/generate/stream, ahead of the first tweet: what the thread
+    is of (`url`: the URL as fetched, normalised; null for a text), the article's title and
+    whether the thread came from the cache."""
+
+    source_type: SourceType
+    url: str | None
+    title: str | None
+    cached: bool
+
+
+class SentTweet(msgspec.Struct):
+    """A tweet of the thread sent to POST /api/rewrite, as POST /api/generate answered it (or
+    edited): only `content` is read, and other fields are ignored."""
+
+    content: str
+
+
+class RewriteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /api/rewrite: the thread as the client has it (tweet objects or plain
+    strings), the position of the tweet to write anew (0-based), optionally what to change,
+    the thread's options, and the article it was made from — `url` or `text`, as it was sent to
+    POST /api/generate — to ground the new tweet in."""
+
+    thread: list[SentTweet | str]
+    index: int
+    instruction: str | None = None
+    options: ThreadOptions | None = None
+    url: Link | None = None
+    text: str | None = None
+
+
+class RewriteResponse(msgspec.Struct):
+    """POST /api/rewrite: the new tweet for position `index`, numbered as the thread is;
+    `source` set when it rests on a passage of the article."""
+
+    tweet: Tweet
+    index: int
+    generator: Generator
+    grounded: bool  # an article was sent, and read
+    # Numbers and quoted phrases of the tweet its article does not hold (as a thread's).
+    warnings: list[ThreadWarning] = []
+    success: bool = True
+
+
+class OptionsCatalogue(msgspec.Struct):
+    """GET /api/options: every option of POST /api/generate, with its default."""
+
+    options: list[OptionSpec]
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -140,10 +210,11 @@ class Readiness(msgspec.Struct):
 
 class CacheDeleteRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of DELETE /api/cache (admin): the input whose thread to forget, as it was sent to
-    POST /api/generate — exactly one of `url` or `text`."""
+    POST /api/generate — exactly one of `url` or `text`, and its `options` if it had any."""
 
     url: Link | None = None
     text: str | None = None
+    options: ThreadOptions | None = None
 
 
 class CacheDeleted(msgspec.Struct):

@@ -1,4 +1,5 @@
-"""Shaping any writer's output into the final thread: recover, clean, split to fit, number."""
+"""Making a model's tweets postable: recovered from a reply that is not the JSON asked for,
+cleaned of chatter and of numbering, and, as a last resort, shortened to fit."""
 
 from __future__ import annotations
 
@@ -6,11 +7,7 @@ import json
 import re
 from typing import Any
 
-import msgspec
-
-from threadr.errors import Unprocessable
-
-from .fit import has_content, pack, tweet_budget
+from .fit import has_content, pack
 from .twittertext import stream_safe, weighted_length
 
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
@@ -52,13 +49,7 @@ _TRAILING = re.compile(
     r"|(?P<i>\d{1,3})/(?P<n>\d{1,3}))\s*+$"
 )
 _BULLET = re.compile(r"^\s*[-*•+]\s+")
-_CLOSER = re.compile(
-    r"\b(?:takeaways?|bottom\s+line|in\s+(?:short|summary|sum|conclusion)|tl;?dr|to\s+sum\s+up"
-    r"|wrap(?:s|ping)?\s+up|that(?:'|’)s\s+(?:it|a\s+wrap|the\s+gist)|the\s+gist|share|retweet"
-    r"|repost|read\s+(?:the\s+)?(?:full|whole|rest|more|article|piece|post)|thanks\s+for\s+reading"
-    r"|final\s+thoughts?|summary)\b|[👇🔗🔁]",
-    re.IGNORECASE,
-)
+_ENDS = tuple(".!?…。！？\"'”’)")
 _JSON_START = re.compile(r"[\[{]")
 # A string, whether it is closed, and whether it is a key. An unclosed one matches too (and is
 # skipped), so the search goes on after it rather than from each quote escaped inside it.
@@ -66,13 +57,6 @@ _JSON_STRING = re.compile(r'"(?P<text>(?:[^"\\\n]|\\.)*+)(?P<closed>"(?P<key>\s*
 _JSON_DEPTH = 4  # {"thread": {"tweets": [{"text": …}]}} is as deep as a reply gets
 _JSON_ATTEMPTS = 20
 _DECODER = json.JSONDecoder()
-
-
-class Tweet(msgspec.Struct):
-    number: int
-    total: int
-    content: str  # "i/n text"
-    character_count: int  # X weighted length of `content`, <= 280
 
 
 def recover_tweets(reply: str) -> list[str]:
@@ -96,49 +80,39 @@ def recover_tweets(reply: str) -> list[str]:
     return tweets
 
 
-def finalize(raw: list[str], *, max_tweets: int = 25) -> list[Tweet]:
-    """Clean, split and number a writer's tweets; every numbered tweet fits 280 weighted
-    characters and there are between 1 and `max_tweets` of them."""
-    if not 1 <= max_tweets <= 999:
-        raise ValueError(f"max_tweets must be between 1 and 999, not {max_tweets}")
-    budget = tweet_budget(max_tweets)
-    kept = [text for text in (_drop_chatter(stream_safe(item)) for item in raw) if text]
-    shared = _shared_numbering(kept)
-    items = [
-        text
-        for place, item in enumerate(kept, 1)
-        if has_content(text := _strip_numbering(item, place, len(kept), shared))
-    ]
-    if not items:
-        raise Unprocessable(
-            "The writer returned no usable tweets: everything was empty, numbering or chatter."
-        )
-    parts = _parts(items, budget, max_tweets)
-    bodies = [chunk for part in parts for chunk in part]
-    if len(bodies) > max_tweets:
-        # Cut from the middle rather than lose the wrap-up the thread was written to end on.
-        tail = parts[-1] if _CLOSER.search(items[-1]) and len(parts[-1]) < max_tweets else []
-        bodies = bodies[: max_tweets - len(tail)] + tail
-    n = len(bodies)
-    contents = [f"{i}/{n} {body}" for i, body in enumerate(bodies, 1)]
-    return [
-        Tweet(number=i, total=n, content=text, character_count=weighted_length(text))
-        for i, text in enumerate(contents, 1)
-    ]
+def clean_tweet(text: str, place: int, count: int) -> str:
+    """A model's tweet as it can be posted: stream-safe, without chatter, markdown bold or the
+    numbering it wrote itself (the tweet at `place` of `count`); "" when nothing is left."""
+    return _finish(_strip_numbering(_drop_chatter(stream_safe(text)), place, count, set()))
 
 
-def _parts(items: list[str], budget: int, max_tweets: int) -> list[list[str]]:
-    """Each item packed into tweets, as far as finalize can use them: the first `max_tweets` + 1
-    overall (enough to know there are too many) and the last item's first `max_tweets` (a
-    wrap-up kept at the end). Packing is work per tweet, so a reply of junk costs little."""
-    parts = []
-    room = max_tweets + 1
-    for item in items[:-1]:
-        part = pack(item, budget, limit=room) if room > 0 else []
-        parts.append(part)
-        room -= len(part)
-    parts.append(pack(items[-1], budget, limit=max_tweets))
-    return parts
+def clean_tweets(texts: list[str]) -> list[tuple[int, str]]:
+    """`clean_tweet` for a whole reply at once: (index, text) of the tweets left, in order,
+    without those that held nothing, and without the numbering style most of them share even
+    where its count is off (an unnumbered hook before "1/6 …")."""
+    kept = [(k, t) for k, t in enumerate(_drop_chatter(stream_safe(item)) for item in texts) if t]
+    shared = _shared_numbering([text for _, text in kept])
+    cleaned = (
+        (k, _finish(_strip_numbering(item, place, len(kept), shared)))
+        for place, (k, item) in enumerate(kept, 1)
+    )
+    return [(k, text) for k, text in cleaned if text]
+
+
+def _finish(text: str) -> str:
+    text = _BOLD.sub(lambda m: m[1] or m[2], _HEADING.sub("", text)).strip()
+    return text if has_content(text) else ""
+
+
+def shorten(text: str, budget: int) -> str:
+    """The last resort for a tweet a model would not make fit: its leading sentences that fit
+    `budget`, else its leading clauses or words with an ellipsis."""
+    if weighted_length(text) <= budget:
+        return text
+    head = pack(text, budget - 2, limit=1)[0]  # room for the ellipsis ("…" weighs 2)
+    if head.endswith(_ENDS):
+        return head
+    return head.rstrip(" ,;:—–-") + "…"
 
 
 def _drop_chatter(text: str) -> str:
@@ -165,7 +139,10 @@ def _strip_numbering(text: str, place: int, count: int, shared: set[str]) -> str
     if lead and _is_numbering(lead, place, count, "leading" in shared):
         text = (lead["keep"] or "") + text[lead.end() :]
     trail = _TRAILING.search(text)
-    in_order = trail is not None and (trail["i"], trail["n"]) == (str(place), str(count))
+    in_order = trail is not None and (trail["i"], trail["n"]) in {
+        (str(place), str(count)),
+        (str(place - 1), str(count - 1)),  # after an unnumbered hook
+    }
     if trail and (trail["bracket"] or "trailing" in shared or in_order):
         text = text[: trail.start()]
     return text.strip()

@@ -1,217 +1,175 @@
-"""The offline writer: a thread of the text's own sentences, for when no model is available."""
+"""The offline writer: an extractive summary. The article's most salient sentences
+(salience.py), verbatim and in their order, one idea a tweet, between a hook and a closing
+tweet, as many as the options ask for; each says where in the article it comes from."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 
-from .fit import has_content, pack, split_sentences, tweet_budget
-from .twittertext import stream_safe, weighted_length
+from .finalize import clean_tweets
+from .fit import has_content, pack
+from .numbering import budget as room_for
+from .options import DEFAULT_OPTIONS, LONG_POST_LENGTH, Options
+from .salience import Sentence, sentences
+from .summary import THREAD, Summary
+from .thread import Part, Span
+from .twittertext import has_emoji, stream_safe, strip_emoji, weighted_length
 
-HOOK = "🧵"
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SPACES = re.compile(r"\s+")
-_CJK_END = tuple("。！？」』）")
-_WORDS = re.compile(r"[^\W\d_]{3,}")
-_STOPWORD_LIST = (
-    "the and for are but not you all any can had her was one our out his has have that with this "
-    "from they will would there their what about which when your said more been were also into "
-    "than them then some could other after over only just like most its who how new says"
-)
-_STOPWORDS = frozenset(_STOPWORD_LIST.split())
-# Page furniture that survives extraction: never in a thread ...
+# Page furniture that survives extraction: never in a thread.
 _FURNITURE = re.compile(
     r"(?:copyright|©)\s*(?:©\s*)?\d{4}|all\s+rights\s+reserved|click\s+here\b|^advertisement\W*$"
     r"|\b(?:subscribe|sign\s+up)\s+(?:to|for)\s+(?:our|the)\s+newsletter\b",
     re.IGNORECASE,
 )
-# ... and, when it only might be, never in a summary.
-_BOILERPLATE = re.compile(
-    r"\b(?:subscribe|newsletter|sign\s+up|log\s*in|cookies?|advertisement|click\s+here"
-    r"|all\s+rights\s+reserved|follow\s+us|share\s+this|read\s+more|getty\s+images|copyright"
-    r"|this\s+(?:article|story)\s+(?:was|has\s+been|originally)|^correction\b)\b|©",
-    re.IGNORECASE,
-)
-# Openers that lean on a sentence the summary may have left out.
-_DANGLING = re.compile(
-    r"^(?:but|and|so|or|also|this|that|these|those|it|they|he|she|however|still|yet|then)\b",
-    re.IGNORECASE,
-)
-_CLOSERS = {
-    (True, True): "That's the short version of “{title}”. The full piece has much more, and is "
-    "worth a read. If this thread helped, share it. 🔁",
-    (True, False): "That's “{title}” in a thread. If it helped, share it with someone who'd "
-    "find it useful. 🔁",
-    (False, True): "That's the short version; the full text has much more. If this thread "
-    "helped, share it with someone who'd find it useful. 🔁",
-    (False, False): "That's the gist. If this thread helped, share it with someone who'd find "
-    "it useful. 🔁",
-}
-_Sentence = tuple[int, str]  # (paragraph index, sentence)
+_MIN_WORDS = 4  # a shorter sentence ("All...", "Photo.") says nothing alone
+_CJK_MIN = 10  # characters, for scripts without spaces
 
 
-def write_offline(text: str, title: str | None = None, *, max_tweets: int = 25) -> list[str]:
-    """A hook, the text's sentences packed into tweets (or, when they would not fit in
-    `max_tweets`, the best of them in their order), and a closing tweet. The bodies are
-    unnumbered and each fits 280 weighted characters once "i/n " is put in front."""
+def write_offline(
+    text: str, title: str | None = None, options: Options = DEFAULT_OPTIONS, *, max_tweets: int = 25
+) -> list[Part]:
+    """The thread's tweets, unnumbered, each fitting once numbered: [] when the text holds
+    nothing to say (a 422 to the caller). Fewer than the options ask for only when the article
+    has too few sentences."""
     if max_tweets < 1:
         raise ValueError(f"max_tweets must be at least 1, not {max_tweets}")
-    budget = tweet_budget(max_tweets)
     title = _SPACES.sub(" ", stream_safe(title or "")).strip()
-    paragraphs = _paragraphs(stream_safe(text))
-    if not title and len(paragraphs) > 1 and _is_heading(paragraphs[0]):
-        title = paragraphs.pop(0)  # pasted text often starts with its headline
-    sentences = [
-        (p, s.strip())
-        for p, paragraph in enumerate(paragraphs)
-        for s in split_sentences(paragraph)
-        if has_content(s) and not _FURNITURE.search(s)  # no "___" rules, no "© 2019 …" lines
-    ]
-    if not sentences:
-        return []  # a title alone is no thread; finalize turns this into a clear 422
-    whole = _join(sentences)
-    single = f"{HOOK} {title}\n\n{whole}" if title else whole
-    if weighted_length(single) <= budget:
-        return [single]  # a single tweet needs no separate hook or wrap-up
-    hook, sentences = _hook(title, sentences, budget, max_tweets)
-    with_closer = max_tweets >= 3
-    slots = max_tweets - 1 - with_closer
-    body = pack(_join(sentences), budget, limit=slots + 1)  # enough to tell it will not fit
-    summarised = len(body) > slots
-    if summarised:
-        body = _summarise(sentences, budget, slots)
-    thread = [hook, *body]
-    if with_closer and body:
-        thread.append(_closer(title, summarised, budget))
-    return thread[:max_tweets]
-
-
-def _paragraphs(text: str) -> list[str]:
-    """Blank lines separate paragraphs; without any, every line is one."""
-    text = text.strip()
-    blocks = _BLANK_LINE.split(text) if _BLANK_LINE.search(text) else text.splitlines()
-    return [p for p in (_SPACES.sub(" ", block).strip() for block in blocks) if p]
-
-
-def _is_heading(paragraph: str) -> bool:
-    """A first line that reads like a headline, not a shouted section label or a byline."""
-    return (
-        len(paragraph) <= 120
-        and not paragraph.endswith(tuple(".!?。！？:;,…"))
-        and any(c.isalpha() for c in paragraph)
-        and not paragraph.isupper()
-        and (len(paragraph.split()) >= 3 or not paragraph.isascii())
-        and "://" not in paragraph
-        and "www." not in paragraph
-    )
-
-
-def _join(sentences: list[_Sentence]) -> str:
-    """Sentences back into text: a space inside a paragraph, a blank line between paragraphs."""
-    parts: list[str] = []
-    for index, (paragraph, sentence) in enumerate(sentences):
-        if index:
-            previous_paragraph, previous = sentences[index - 1]
-            if paragraph != previous_paragraph:
-                parts.append("\n\n")
-            elif not previous.endswith(_CJK_END):  # CJK sentences follow without a space
-                parts.append(" ")
-        parts.append(sentence)
-    return "".join(parts)
-
-
-def _hook(
-    title: str, sentences: list[_Sentence], budget: int, max_tweets: int
-) -> tuple[str, list[_Sentence]]:
-    """The opening tweet: the title and lead sentence, or the lead alone; returns what is left
-    (of a lead longer than a whole thread, only a thread's worth: the rest could never show)."""
-    rest = list(sentences)
-    if title:
-        hook = _fit(f"{HOOK} {title}", budget)
-        if rest[0][1].casefold().rstrip(".") == title.casefold().rstrip("."):
-            rest.pop(0)  # the text repeats its headline
-        if rest and weighted_length(f"{hook}\n\n{rest[0][1]}") <= budget:
-            hook = f"{hook}\n\n{rest.pop(0)[1]}"
-        return hook, rest
-    paragraph, lead = rest.pop(0)
-    hook, *more = pack(f"{HOOK} {lead}", budget, limit=max_tweets + 1)
-    if more:  # a lead too long for one tweet goes on in the body
-        rest.insert(0, (paragraph, " ".join(more)))
-    elif rest and rest[0][0] == paragraph and weighted_length(hook) < 80:
-        # A very short lead ("Gaming used to be so simple.") reads better with its follow-up.
-        joined = f"{hook} {rest[0][1]}"
-        if weighted_length(joined) <= budget:
-            hook = joined
-            rest.pop(0)
-    return hook, rest
-
-
-def _summarise(sentences: list[_Sentence], budget: int, slots: int) -> list[str]:
-    """The best-scoring sentences, in their original order, that pack into `slots` tweets."""
-    if slots <= 0:
+    found = sentences(text)
+    if not title and found and found[0].heading and found[0].paragraph != found[-1].paragraph:
+        title = text[found[0].start : found[0].end]  # pasted text often starts with its headline
+    if not options.emoji:
+        title = strip_emoji(title)
+    if options.format == "long_post":
+        low = high = 1
+        budget = LONG_POST_LENGTH
+    else:
+        low, high = options.count_range(max_tweets)
+        budget = room_for(high, options)
+    units = [s for s in found if _usable(text, s, budget, options)]
+    summary = Summary(text, title, found, options)
+    stripped = text.strip()
+    start = text.index(stripped[:1]) if stripped else 0
+    whole = Part(stripped, Span(start, start + len(stripped)))
+    alone = options.tweets is None and (options.length == "auto" or len(units) <= 1)
+    if options.format == "thread" and alone and _fits_one(whole.text, title, budget, options):
+        return summary.tagged(_single(whole, title, options), budget)
+    target = _target(options, low, high, text, len(units))
+    # Every tweet of the body is a sentence; long ones are cut at clauses only when the article
+    # has too few sentences for the count asked for.
+    needed = target - 1 - (target >= 3)
+    if len(units) < needed + 1:
+        units = _with_pieces(text, found, units, budget, options, high)
+    if not units:  # a text of title-like lines alone (no sentence ends anywhere): those
+        units = [s for s in found if _usable(text, s, budget, options, headings=True)]
+    if not units:
         return []
-    scores = _scores(sentences, budget)
-    # Paragraph leads carry a news text's points, so they go first unless they are junk.
-    leads = [k == 0 or sentences[k - 1][0] != p for k, (p, _) in enumerate(sentences)]
-    ranked = sorted(
-        range(len(sentences)), key=lambda k: (not leads[k] or scores[k] < 0, -scores[k])
-    )
-    weights = [weighted_length(sentence) + 1 for _, sentence in sentences]
-    capacity = 0.9 * slots * budget  # packing loses a little at every tweet boundary
-    chosen: list[int] = []
-    seen: set[str] = set()
-    used = 0
-    for k in ranked:
-        key = sentences[k][1].casefold()
-        if used + weights[k] <= capacity and key not in seen:
-            chosen.append(k)
-            seen.add(key)
-            used += weights[k]
-    while True:
-        body = pack(_join([sentences[k] for k in sorted(chosen)]), budget)
-        if len(body) <= slots:
-            return body
-        # Still too long: give up the weakest sentences, roughly a tweet's worth per extra tweet.
-        excess = (len(body) - slots) * budget / 2
-        while chosen and excess > 0:
-            excess -= weights[chosen.pop()]
+    if options.format == "long_post":
+        return [summary.long_post(units, _post_size(options, text))]
+    hook, used = summary.hook(units, budget, spare=len(units) - 1 > needed)
+    closer = target >= 3
+    bodies = summary.bodies(units, used, target - 1 - closer, budget)
+    parts = [hook, *bodies]
+    if closer and bodies:
+        parts.append(summary.closer(budget))
+    return summary.tagged(parts, budget)
 
 
-def _scores(sentences: list[_Sentence], budget: int) -> list[float]:
-    """Luhn-style salience (frequent content words) plus early position, facts with numbers and
-    a length that makes a tweet; minus openers that dangle, questions and page furniture."""
-    words = [
-        {w for w in (m.casefold() for m in _WORDS.findall(s)) if w not in _STOPWORDS}
-        for _, s in sentences
-    ]
-    frequency = Counter(w for ws in words for w in ws)
-    salience = [sum(frequency[w] - 1 for w in ws) / math.sqrt(len(ws) + 1) for ws in words]
-    top = max(salience) or 1.0
-    paragraphs = sentences[-1][0] + 1
-    scores = []
-    for (paragraph, sentence), value in zip(sentences, salience, strict=True):
-        weight = weighted_length(sentence)
-        score = value / top + 0.3 * (1 - paragraph / paragraphs)
-        score += 0.15 if any(c.isdigit() for c in sentence) else 0.0
-        score -= 0.5 if weight < 40 else 0.4 if weight > budget else 0.0
-        score -= 0.15 if _DANGLING.match(sentence) or sentence.endswith("?") else 0.0
-        score -= 2.0 if _BOILERPLATE.search(sentence) else 0.0
-        scores.append(score)
-    return scores
+def _usable(
+    text: str,
+    sentence: Sentence,
+    budget: int,
+    options: Options,
+    *,
+    piece: bool = False,
+    headings: bool = False,
+) -> bool:
+    """Whether a sentence (or a `piece` of a long one) can be a tweet by itself: prose (or,
+    with `headings`, a title-like line), not furniture, fitting, and without emoji when none
+    are wanted."""
+    body = text[sentence.start : sentence.end]
+    if sentence.heading and not headings:
+        return False
+    if _FURNITURE.search(body) or stream_safe(body) != body:
+        return False
+    if not (piece or _long_enough(body)) or weighted_length(body) > budget:
+        return False
+    return options.emoji or not has_emoji(body)
 
 
-def _closer(title: str, summarised: bool, budget: int) -> str:
-    """The wrap-up, naming the source when there is one (shortened if it must be)."""
-    template = _CLOSERS[bool(title), summarised]
-    room = budget - weighted_length(template.format(title=""))
-    if title and room < 12:
-        return _CLOSERS[False, summarised]
-    return template.format(title=_fit(title, room))
+def _long_enough(body: str) -> bool:
+    words = len(body.split())
+    return words >= _MIN_WORDS or (not body.isascii() and len(body) >= _CJK_MIN and words <= 2)
 
 
-def _fit(text: str, budget: int) -> str:
-    """`text` cut at a word boundary with an ellipsis, if it is longer than `budget`."""
-    if weighted_length(text) <= budget:
-        return text
-    return pack(text, budget - 2, limit=1)[0].rstrip(" ,;:—–-") + "…"  # "…" weighs 2
+def _with_pieces(
+    text: str,
+    found: list[Sentence],
+    units: list[Sentence],
+    budget: int,
+    options: Options,
+    most: int,
+) -> list[Sentence]:
+    """`units` and the clause-sized pieces of the sentences too long for a tweet, in order (at
+    most `most` of each: cutting costs work per piece)."""
+    kept = set(units)
+    result = []
+    for sentence in found:
+        if sentence in kept:
+            result.append(sentence)
+            continue
+        body = text[sentence.start : sentence.end]
+        if sentence.heading or stream_safe(body) != body or _FURNITURE.search(body):
+            continue  # (a run of 30+ marks would make every measure of it quadratic)
+        if weighted_length(body) <= budget:
+            continue
+        cursor = 0
+        for chunk in pack(body, budget, limit=most):
+            at = body.index(chunk, cursor)
+            cursor = at + len(chunk)
+            piece = Sentence(
+                sentence.start + at, sentence.start + cursor, sentence.paragraph, False, False
+            )
+            if _usable(text, piece, budget, options, piece=True):
+                result.append(piece)
+    return result
+
+
+def _fits_one(whole: str, title: str, budget: int, options: Options) -> bool:
+    """Whether the whole text, after its title, is one tweet worth posting (not chatter,
+    numbering or furniture alone)."""
+    hook = f"{THREAD} {title}\n\n" if title and options.emoji else f"{title}\n\n" if title else ""
+    if stream_safe(whole) != whole or _FURNITURE.search(whole) or not clean_tweets([whole]):
+        return False
+    return weighted_length(hook + whole) <= budget
+
+
+def _single(whole: Part, title: str, options: Options) -> list[Part]:
+    """A text that fits one tweet is that tweet (after its title, when it has one); nothing
+    when it was only emoji and none are wanted."""
+    text, source = whole.text, whole.source
+    if not options.emoji and has_emoji(text):
+        text, source = strip_emoji(text), None
+        if not has_content(text):
+            return []
+    if title:
+        text = f"{THREAD} {title}\n\n{text}" if options.emoji else f"{title}\n\n{text}"
+    return [Part(text, source)]
+
+
+def _target(options: Options, low: int, high: int, text: str, units: int) -> int:
+    """How many tweets to aim for: within the range asked, more for a longer article (`auto`:
+    3 and one per 150 words, or, for a short text, every sentence that can stand alone up to 7
+    tweets: what the service made before options, without the packing)."""
+    if low == high:
+        return low
+    words = len(text.split())
+    if options.length == "auto":
+        return min(max(3 + words // 150, min(units + 1, 7), 3), high)
+    return low + round((high - low) * min(1.0, words / 1500))
+
+
+def _post_size(options: Options, text: str) -> int:
+    """How many sentences a long post keeps."""
+    sizes = {"short": 6, "medium": 12, "long": 24}
+    return sizes.get(options.length, 3 + len(text.split()) // 60)

@@ -1,49 +1,34 @@
-"""The OpenAI writer: Chat Completions with structured output, retried within a time budget."""
+"""The OpenAI writer: Chat Completions with structured output, streamed tweet by tweet, retried
+within a time budget, and asked again for only the tweets that do not fit."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 import openai
 from openai import AsyncOpenAI
-from openai.types.shared_params import ResponseFormatJSONSchema
+from openai.types.chat import ChatCompletionMessageParam
 
 from threadr.errors import Unprocessable
 
-from .finalize import recover_tweets
+from . import prompt
+from .assembly import Assembly
+from .numbering import budget
+from .options import DEFAULT_OPTIONS, LONG_POST_LENGTH, Options
+from .reply import ReplyReader, streamed_text
+from .thread import Tweet, TweetSink
 from .twittertext import MAX_WEIGHTED_LENGTH
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You turn articles into engaging X (Twitter) threads. Write in the article's language. "
-    "The first tweet is a hook that makes people want to read on; the middle tweets carry the "
-    "article's key points, facts and numbers in order, one idea per tweet; the last tweet wraps "
-    "up with the takeaway. Each tweet at most 250 characters, plain text, at most one hashtag "
-    "in the whole thread, no numbering (it is added later), no preamble. "
-    'Reply with JSON only: {"tweets": ["...", "..."]}.'
-)
-
-# Structured output: the model must return exactly this object (JSON schema response format).
-RESPONSE_FORMAT: ResponseFormatJSONSchema = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "thread",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"tweets": {"type": "array", "items": {"type": "string"}}},
-            "required": ["tweets"],
-            "additionalProperties": False,
-        },
-    },
-}
+# The reply's JSON schema (prompt.py), named here too for the callers that ask for a tweet.
+RESPONSE_FORMAT = prompt.RESPONSE_FORMAT
 
 # Worth another try: throttling, server errors, timeouts and dropped connections.
 _RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
@@ -58,15 +43,11 @@ _BACKOFF_CAP = 8.0
 # from the same allowance. Characters: one token can be a long run of spaces or symbols, so the
 # reply is also cut at 4 × 280 characters a tweet before any of it is read; nothing longer is a
 # thread, and every pass over it (JSON, regexes, splitting) stays bounded.
-_TOKENS_PER_TWEET = 320
-_CHARS_PER_TWEET = 4 * MAX_WEIGHTED_LENGTH
-
-
-class _Reply(msgspec.Struct):
-    tweets: list[str]
-
-
-_decode_reply = msgspec.json.Decoder(_Reply).decode
+# Each tweet also carries its `quote` (5 to 25 words): 40 more tokens, 400 more characters.
+_TOKENS_PER_TWEET = 360
+_CHARS_PER_TWEET = 4 * MAX_WEIGHTED_LENGTH + 400
+_POST_TOKENS = LONG_POST_LENGTH // 3  # English runs ~4 characters a token; CJK weighs 2 a char
+_POST_CHARS = 4 * LONG_POST_LENGTH
 
 
 class WriterFailed(Exception):
@@ -105,17 +86,18 @@ def create_openai_client(
 
 
 def parse_reply(content: str | None) -> list[str]:
-    """Tweets from a reply: the JSON object we asked for, else recovered from its lines."""
+    """Tweets from a whole reply: the JSON object we asked for, else recovered from its lines."""
     if not content:
         return []
-    try:
-        return _decode_reply(content).tweets
-    except (msgspec.DecodeError, RecursionError):  # msgspec's own depth limit is the stack's
-        return recover_tweets(content)
+    reader = ReplyReader(len(content))
+    reader.feed(content)
+    return [item.text for item in reader.items()]
 
 
 class OpenAIWriter:
-    """Chat Completions with a JSON schema, retried with backoff inside `budget` seconds."""
+    """Chat Completions with a JSON schema, streamed: each tweet is told as soon as it is final.
+    Calls are retried with backoff inside `budget` seconds; the tweets that come out too long
+    (or missing) are asked for again, `repairs` times at most, instead of being cut."""
 
     def __init__(
         self,
@@ -126,80 +108,157 @@ class OpenAIWriter:
         max_tweets: int,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_call: CallObserver | None = None,
+        repairs: int = 2,
     ) -> None:
         self.client = client
         self.on_call = on_call
         self.model = model
         self.budget = budget
         self.max_tweets = max_tweets
+        self.repairs = repairs
         self.max_completion_tokens = max_tweets * _TOKENS_PER_TWEET
         self.max_reply_chars = max_tweets * _CHARS_PER_TWEET
         self._sleep = sleep
 
-    async def write(self, text: str, title: str | None) -> list[str]:
+    async def write(
+        self,
+        text: str,
+        title: str | None,
+        options: Options = DEFAULT_OPTIONS,
+        *,
+        on_tweet: TweetSink | None = None,
+    ) -> list[Tweet]:
+        """The model's thread, numbered. Raises WriterFailed when no usable tweet came (the
+        caller falls back); once one has, the thread is finished with what came in time."""
+        assembly = Assembly(text, title, options, self.max_tweets, on_tweet)
+        room = budget(assembly.high, options)
+        asked = prompt.messages(text, title, options, assembly.low, assembly.high, room)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget
-        attempt = 0
         try:
             async with asyncio.timeout_at(deadline):
-                while True:
-                    try:
-                        return await self._timed(text, title, deadline - loop.time())
-                    except _RETRYABLE as exc:
-                        delay = _retry_delay(exc, attempt)
-                        if loop.time() + delay >= deadline:
-                            raise WriterFailed(f"OpenAI kept failing: {exc}") from exc
-                        log.info("OpenAI attempt %d failed (%s); retrying", attempt + 1, exc)
-                        attempt += 1
-                        await self._sleep(delay)
-        except TimeoutError as exc:
-            raise WriterFailed(f"OpenAI took longer than {self.budget:g} s") from exc
-        except openai.OpenAIError as exc:  # 400/401/403/404 …: retrying will not help
-            raise WriterFailed(f"OpenAI refused the request: {exc}") from exc
+                await self._retried(
+                    lambda left: self._stream(asked, assembly, left),
+                    deadline,
+                    done=lambda: assembly.usable,
+                )
+                await assembly.settle()
+                for _ in range(self.repairs):
+                    wanted = assembly.wanted()
+                    if not wanted:
+                        break
+                    await self._retried(
+                        functools.partial(self._repair, asked, assembly, wanted), deadline
+                    )
+        except (TimeoutError, openai.OpenAIError, WriterFailed) as exc:
+            if not assembly.usable:
+                raise _failed(exc, self.budget) from exc
+            log.warning("OpenAI stopped early (%s); the thread is finished with what came", exc)
+        await assembly.settle()
+        return await assembly.finish()
 
-    async def _timed(self, text: str, title: str | None, remaining: float) -> list[str]:
-        """`_attempt`, its time and outcome told to `on_call` when there is one."""
+    async def _retried(
+        self,
+        call: Callable[[float], Awaitable[None]],
+        deadline: float,
+        done: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """`call(seconds left)`, retried with backoff on throttling, server errors, timeouts and
+        dropped connections while the budget allows (and `done()` is false: what came of a
+        broken stream is kept, and the rest is asked for instead)."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                return await self._timed(call, deadline - loop.time())
+            except _RETRYABLE as exc:
+                if done():
+                    log.info("OpenAI's reply broke off (%s); asking for the rest", exc)
+                    return
+                delay = _retry_delay(exc, attempt)
+                if loop.time() + delay >= deadline:
+                    raise WriterFailed(f"OpenAI kept failing: {exc}") from exc
+                log.info("OpenAI attempt %d failed (%s); retrying", attempt + 1, exc)
+                attempt += 1
+                await self._sleep(delay)
+
+    async def _timed(self, call: Callable[[float], Awaitable[None]], remaining: float) -> None:
+        """`call`, its time and outcome told to `on_call` when there is one."""
         on_call = self.on_call
         if on_call is None:
-            return await self._attempt(text, title, remaining)
+            return await call(remaining)
         started = time.perf_counter()
         try:
-            tweets = await self._attempt(text, title, remaining)
+            await call(remaining)
         except BaseException as exc:
             on_call(time.perf_counter() - started, failure_reason(exc))
             raise
         on_call(time.perf_counter() - started, None)
-        return tweets
 
-    async def _attempt(self, text: str, title: str | None, remaining: float) -> list[str]:
-        heading = f"Title: {title}\n\n" if title else ""
+    async def _stream(
+        self, asked: list[ChatCompletionMessageParam], assembly: Assembly, remaining: float
+    ) -> None:
+        """One streamed attempt at the thread, each tweet handed to `assembly` as it completes."""
+        assembly.restart()
+        options = assembly.options
+        long_post = options.format == "long_post"
+        tokens = _POST_TOKENS if long_post else assembly.high * _TOKENS_PER_TWEET
+        reader = ReplyReader(_POST_CHARS if long_post else assembly.high * _CHARS_PER_TWEET)
+        stream = await self.client.chat.completions.create(
+            model=self.model,
+            messages=asked,
+            response_format=prompt.RESPONSE_FORMAT,
+            max_completion_tokens=tokens,
+            stream=True,
+            timeout=max(remaining, 0.001),
+        )
+        async with stream:
+            async for piece in streamed_text(stream):
+                for item in reader.feed(piece):
+                    assembly.announce(reader.count)
+                    await assembly.add(item)
+                assembly.announce(reader.count)
+                if reader.full:
+                    log.warning(
+                        "OpenAI replied more than %d characters; reading no more", reader.max_chars
+                    )
+                    break
+        if not reader.found:  # not the JSON asked for: tweets recovered from its lines
+            for item in reader.items():
+                await assembly.add(item)
+        if not assembly.usable:
+            raise WriterFailed("OpenAI replied without any tweets")
+
+    async def _repair(
+        self,
+        asked: list[ChatCompletionMessageParam],
+        assembly: Assembly,
+        wanted: list[int],
+        remaining: float,
+    ) -> None:
+        """Ask again for only the tweets at `wanted`; each usable answer replaces its tweet."""
+        room = budget(assembly.count or assembly.high, assembly.options)
+        conversation = prompt.repair_messages(asked, assembly.so_far(), wanted, room)
         response = await self.client.chat.completions.create(
             model=self.model,
-            messages=[
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {
-                    "role": "user",
-                    "content": f"Write a thread of at most {self.max_tweets} tweets about this "
-                    f"article.\n\n{heading}{text}",
-                },
-            ],
-            response_format=RESPONSE_FORMAT,
-            max_completion_tokens=self.max_completion_tokens,
+            messages=conversation,
+            response_format=prompt.RESPONSE_FORMAT,
+            max_completion_tokens=len(wanted) * _TOKENS_PER_TWEET + 50,
             timeout=max(remaining, 0.001),
         )
         message = response.choices[0].message if response.choices else None
-        content = message.content if message else None
-        if content and len(content) > self.max_reply_chars:
-            log.warning(
-                "OpenAI replied %d characters; reading the first %d",
-                len(content),
-                self.max_reply_chars,
-            )
-            content = content[: self.max_reply_chars]
-        tweets = parse_reply(content)
-        if not any(t.strip() for t in tweets):
-            raise WriterFailed("OpenAI replied without any tweets")
-        return tweets
+        reader = ReplyReader(len(wanted) * _CHARS_PER_TWEET)
+        reader.feed(message.content or "" if message else "")
+        for place, item in zip(wanted, reader.items(), strict=False):
+            await assembly.replace(place, item)
+
+
+def _failed(exc: BaseException, budget: float) -> WriterFailed:
+    if isinstance(exc, WriterFailed):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return WriterFailed(f"OpenAI took longer than {budget:g} s")
+    return WriterFailed(f"OpenAI refused the request: {exc}")
 
 
 def _retry_delay(exc: Exception, attempt: int) -> float:

@@ -111,6 +111,8 @@ _URL = re.compile(
 # MAX_URL_LENGTH characters long, so text further than that before the first of these is in none.
 _MAYBE_URL = re.compile(r"\.[a-z]|://", re.IGNORECASE)
 _TOKEN = re.compile(r"\S+")
+_EDGE_SPACES = re.compile(r"[ \t]+(?=\n)|(?<=\n)[ \t]+")  # what an emoji leaves at a line's edge
+_DOUBLE_SPACES = re.compile(r"[ \t]{2,}")
 
 # Characters that are a cluster on their own: the blocks of letters and symbols that hold no
 # mark, format character, skin tone, flag half or zero-width joiner (Latin, Greek, Cyrillic,
@@ -154,6 +156,19 @@ def weighted_length(text: str) -> int:
         total += _text_weight(text[pos:start]) + URL_LENGTH
         pos = end
     return total + _text_weight(text[pos:])
+
+
+def has_emoji(text: str) -> bool:
+    """Whether `text` holds an emoji as X counts them (a lone variation selector aside)."""
+    return any(m[0] != "\ufe0f" for m in _EMOJI.finditer(text))
+
+
+def strip_emoji(text: str) -> str:
+    """`text` without its emoji, and without the spaces they leave doubled or dangling."""
+    if text.isascii():
+        return text
+    text = _EDGE_SPACES.sub("", _EMOJI.sub("", text))
+    return _DOUBLE_SPACES.sub(" ", text).strip()
 
 
 def exceeds(text: str, budget: int) -> bool:
