@@ -39,13 +39,18 @@ def numbered(text: str, number: int, total: int, options: Options) -> str:
 
 def unnumbered(tweet: Tweet, options: Options) -> str:
     """A tweet's text without the number `numbered` gave it."""
-    mark = marker(tweet.number, tweet.total, options)
-    content = tweet.content
+    return strip_number(tweet.content, tweet.number, tweet.total, options)
+
+
+def strip_number(text: str, number: int, total: int, options: Options) -> str:
+    """`text` without the number the options would give it at `number` of `total` (a tweet
+    as a client sent it back: the spaces next to the number may vary)."""
+    mark = marker(number, total, options)
     if not mark:
-        return content
+        return text
     if options.numbering_position == "end":
-        return content.removesuffix(f" {mark}")
-    return content.removeprefix(f"{mark} ")
+        return text.removesuffix(mark).rstrip() if text.endswith(f" {mark}") else text
+    return text.removeprefix(mark).lstrip() if text.startswith(f"{mark} ") else text
 
 
 def number(parts: list[Part], options: Options) -> list[Tweet]:

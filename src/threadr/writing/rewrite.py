@@ -16,7 +16,7 @@ from threadr.errors import ValidationFailed
 from .finalize import clean_tweet, shorten
 from .fit import has_content
 from .grounding import check, locate, supports
-from .numbering import limit, marker, numbered
+from .numbering import limit, marker, numbered, strip_number
 from .options import MAX_TWEETS, Options
 from .prompt import RESPONSE_FORMAT
 from .reply import ReplyReader
@@ -116,7 +116,7 @@ class Draft:
     def bodies(self) -> list[str]:
         """The thread's tweets without their numbers (as the options put them)."""
         n, options = self.total, self.options
-        return [_unnumbered(stream_safe(t), k, n, options) for k, t in enumerate(self.thread, 1)]
+        return [strip_number(stream_safe(t), k, n, options) for k, t in enumerate(self.thread, 1)]
 
     def room(self) -> int:
         """The weighted length this tweet's text may have beside its number."""
@@ -137,7 +137,7 @@ class Draft:
         an article to check against)."""
         if self.article is None:
             return []
-        body = _unnumbered(tweet.content, self.number, self.total, self.options)
+        body = strip_number(tweet.content, self.number, self.total, self.options)
         found = check([body], self.article, self.title)
         return [ThreadWarning(self.number, w.kind, w.value) for w in found]
 
@@ -252,17 +252,7 @@ def _clean(text: str, draft: Draft) -> str:
     """One tweet's text as it can be posted: the thread's numbering for its place, and any a
     model wrote, chatter and markdown dropped (finalize.clean_tweet), runs of spaces folded,
     no emoji when the options want none; "" when nothing is left."""
-    text = _unnumbered(stream_safe(text).strip(), draft.number, draft.total, draft.options)
+    text = strip_number(stream_safe(text).strip(), draft.number, draft.total, draft.options)
     text = _SPACES.sub(" ", clean_tweet(text, draft.number, draft.total)).strip()
     text = text if draft.options.emoji else strip_emoji(text)
     return text if has_content(text) else ""
-
-
-def _unnumbered(text: str, number: int, total: int, options: Options) -> str:
-    """`text` without the number the options would give it at `number` of `total`."""
-    mark = marker(number, total, options)
-    if not mark:
-        return text
-    if options.numbering_position == "end":
-        return text.removesuffix(mark).rstrip() if text.endswith(f" {mark}") else text
-    return text.removeprefix(mark).lstrip() if text.startswith(f"{mark} ") else text
