@@ -23,6 +23,7 @@ from threadr.config import Settings
 from threadr.services import Services
 from threadr.storage.breaker import CircuitBreaker
 from threadr.storage.gateway import Gateway
+from threadr.web.app import create_app  # here, not in a test's loop: ~90 ms of imports
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "article-extraction"
@@ -100,8 +101,6 @@ async def running_asgi(settings: Settings, **seams: Any) -> AsyncIterator[tuple[
     """The app with its lifespan running, as an ASGI callable (for a client that reads a
     response as it is sent: httpx's ASGITransport waits for the whole of it), and the
     collaborators its lifespan built."""
-    from threadr.web.app import create_app
-
     app = create_app(settings, **seams)
     lifespan_state: dict[str, Any] = {}
 
