@@ -13,7 +13,7 @@ from threadr.limits.admission import QuotaAccount
 from threadr.services import Services
 from threadr.source import validate
 
-from .auth import bearer_token, has_premium
+from .auth import bearer_token
 from .bodies import decode_body, read_body
 from .identity import ACCOUNT, IDENTITY_KIND, client_host
 from .limits import rate_limit_headers, rate_limited
@@ -38,21 +38,23 @@ class Generate:
         body = await read_body(scope, receive, settings.max_body_bytes)
         request = decode_body(body, _decode_generate)
         source = validate(request.url, request.text, settings)
-        # Who: the account when signed in (its session and premium in one Redis call), else
-        # the address; an anonymous request pays one pass over its headers for this.
+        key = key_for(source)
+        # Who: the account when signed in (its session, premium, rate limit and the cache read
+        # in one Redis call), else the address; an anonymous request pays one pass over its
+        # headers for this.
         token = bearer_token(scope)
         session, premium = None, False
         if token is None:
             who = client_host(scope, settings.rate_limit_ipv6_prefix)
+            decision, entry = await services.admission.enter(who, key)
         else:
-            session = await services.auth.authenticate(token)
-            who, premium = "user:" + session.user_id, has_premium(session)
+            admitted = await services.admission.enter_account(token, key)
+            session, premium, decision, entry = admitted
+            who = "user:" + session.user_id
             scope["state"][IDENTITY_KIND] = ACCOUNT
         analytics = services.analytics
         if analytics.enabled:
             analytics.users.add(who)  # unique users (HyperLogLog at the next flush)
-        key = key_for(source)
-        decision, entry = await services.admission.enter(who, key, premium=premium)
         headers = rate_limit_headers(decision)
         if not decision.allowed:
             raise rate_limited(decision, headers)
@@ -79,7 +81,12 @@ class Generate:
             url = source.value if source.kind == "url" else None
             try:
                 await services.history.save(
-                    session.user_id, entry, key=key, url=url, premium=premium
+                    session.user_id,
+                    entry,
+                    key=key,
+                    url=url,
+                    premium=premium,
+                    newest=session.newest_saved,
                 )
             except ServiceUnavailable:
                 log.warning("A generated thread was not saved to its account's history")
