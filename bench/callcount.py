@@ -1,20 +1,28 @@
-"""Python function calls per cache hit, in process: a noise-free measure for comparing changes.
+"""Python function calls and Redis work per cache hit, in process: noise-free measures for
+comparing changes.
 
     .venv/bin/python -m bench.callcount [--variants baseline,reference,nolimiter,nometrics,signedin]
-                                        [--requests 2000]
+                                        [--requests 2000] [--path /health]
 
-Each variant (`baseline`, the service as it is; `nolimiter` for RATE_LIMIT_ENABLED=false;
-`nometrics` for METRICS_ENABLED=false, what /metrics' counting costs a hit; `accesslog` for
-ACCESS_LOG=true, its JSON line per request written to /dev/null; `signedin` for
-hits by a signed-in account, its session looked up on each, its history saved; `reference`
-for the bare app of bench/reference.py; `nolane`, the service with the lane off; `cluster`,
-REDIS_CLUSTER=true on a cluster that bench/cluster.py starts) runs in its own process: the
-app from `create_app`, its lifespan running, a real Redis started here, and cache hits driven
-straight
-through ASGI (no HTTP server, so uvicorn's share is not counted). cProfile counts every call;
-the driver's own few calls per request are the same in every variant. Wall-clock timings on a
-noisy VM move by ±10 %; call counts do not move at all, and at ~0.6 µs per call on the bench
-machine they translate into CPU.
+Each variant runs in its own process: the app from `create_app`, its lifespan running, on a
+Redis started here, and cache hits driven straight through ASGI (no HTTP server, so uvicorn's
+share is not counted). `baseline` is the production configuration of `make bench`'s headline
+row (ENVIRONMENT=production, CORS_ORIGINS and API_KEYS set, limiter, quota, analytics and
+metrics on); the others change one thing: `nocors` (CORS_ORIGINS unset), `origin` (each hit
+carries the frontend's `Origin`, as a browser's does), `nolimiter` (RATE_LIMIT_ENABLED=false),
+`nometrics` (METRICS_ENABLED=false), `accesslog` (ACCESS_LOG=true, its JSON line per request
+written to /dev/null), `signedin` (hits by a signed-in account: its session looked up on each,
+its history saved), `nolane` (the lane off), `cluster` (REDIS_CLUSTER=true on a cluster that
+bench/cluster.py starts); `reference` is the bare app of bench/reference.py.
+
+cProfile counts every call; the driver's own few calls per request are the same in every
+variant. Redis's side comes from INFO over the unprofiled rounds (Redis pinned to the other
+core): commands and round trips per hit, Redis's process CPU per hit (what a Redis core's
+capacity is spent on: the network reads and writes as well as the commands), and the µs INFO
+commandstats books per hit to each command (a script's time includes the commands it runs,
+which are booked to themselves as well). Wall-clock timings on a noisy VM move by ±10 %; call
+and command counts do not move at all, and at ~0.6 µs per call on the bench machine they
+translate into CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import subprocess
 import sys
@@ -32,12 +41,14 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from bench.measure import RedisSnapshot
 from bench.procs import HOST, ROOT, Procs, free_port, pin, python, split_cores
 from bench.scenarios import HIT_BODY
 from bench.servers import redis_argv
-from bench.stack import HUGE
+from bench.stack import FRONTEND, HUGE, PRODUCTION
 
 
 async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any]:
@@ -54,7 +65,10 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         "RATE_LIMIT_REQUESTS": HUGE,
         "FREE_TIER_DAILY_LIMIT": HUGE,
         "FREE_TIER_MONTHLY_LIMIT": HUGE,
+        **PRODUCTION,
     }
+    if variant == "nocors":
+        del env["CORS_ORIGINS"]
     if variant == "nolimiter":
         env["RATE_LIMIT_ENABLED"] = "false"
     if variant in ("cluster", "cluster-lane"):
@@ -71,15 +85,11 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
     if variant == "nometrics":
         env["METRICS_ENABLED"] = "false"
     if variant == "accesslog":
-        import os
-
         from threadr.observability.logs import configure_logging
 
         env["ACCESS_LOG"] = "true"  # its JSON line per request, written to /dev/null
         configure_logging(Settings.from_env(env), open(os.devnull, "w"), force=True)  # noqa: SIM115
     if variant == "reference":
-        import os
-
         from bench.reference import REFERENCE_KEY
         from bench.reference import create_app as create_reference
 
@@ -106,6 +116,8 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         "client": ("127.0.0.1", 50000),
         "server": (HOST, 8000),
     }
+    if variant == "origin":
+        headers.append((b"origin", FRONTEND.encode()))
     statuses: list[int] = []
 
     async def sign_up() -> None:
@@ -156,15 +168,21 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         for _ in range(n // 16):
             await asyncio.gather(*(one() for _ in range(16)))
         prof.disable()
+        if os.environ.get("CALLCOUNT_PSTATS"):  # --pstats: the whole profile, for pstats
+            prof.dump_stats(f"{os.environ['CALLCOUNT_PSTATS']}/{variant}.pstats")
         cpu = time.process_time() - cpu
         # The same load unprofiled: the least CPU of 5 rounds (process time, so the other
-        # core's work does not count; Redis runs there).
+        # core's work does not count; Redis runs there), and Redis's work over all 5.
         plain = []
+        info = SyncRedis.from_url(redis_url)
+        before = RedisSnapshot.take(info)
         for _ in range(5):
             start = time.process_time()
             for _ in range(n // 16):
                 await asyncio.gather(*(one() for _ in range(16)))
             plain.append(time.process_time() - start)
+        redis_work = RedisSnapshot.take(info).per_request(before, n // 16 * 16 * 5)
+        info.close()
         # One hit at a time: the wall-clock latency, round trips included.
         latency = []
         for _ in range(min(n, 1000)):
@@ -192,6 +210,7 @@ async def hits(variant: str, redis_url: str, n: int, path: str) -> dict[str, Any
         "latency_us_p50": round(latency[len(latency) // 2] * 1e6),
         "latency_us_p99": round(latency[len(latency) * 99 // 100] * 1e6),
         "statuses": sorted(set(statuses)),
+        "redis": redis_work,
     }
 
 
@@ -219,6 +238,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="the first variant's top functions")
     parser.add_argument("--path", default="/api/generate", help="or /health (GET)")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--pstats", type=Path, help="write each variant's profile to DIR")
     args = parser.parse_args(argv)
     cores = split_cores()
     rows = []
@@ -230,7 +251,11 @@ def main(argv: list[str]) -> int:
         for variant in args.variants.split(","):
             argv_ = [python(), "-m", "bench.callcount", "one", variant, url, str(args.requests)]
             argv_.append(args.path)
-            proc = subprocess.Popen(argv_, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            env = dict(os.environ)
+            if args.pstats is not None:
+                args.pstats.mkdir(parents=True, exist_ok=True)
+                env["CALLCOUNT_PSTATS"] = str(args.pstats.resolve())
+            proc = subprocess.Popen(argv_, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
             pin(proc.pid, cores.server)
             out, _ = proc.communicate(timeout=300)
             if proc.returncode != 0:
@@ -240,18 +265,27 @@ def main(argv: list[str]) -> int:
         for name, n in rows[0]["top"]:
             print(f"{n:6.1f}  {name}")
     base = rows[0]["calls_per_request"]
-    print("| variant | Python calls per hit | vs first | CPU µs per hit | (under cProfile) |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| variant | Python calls per hit | vs first | CPU µs per hit | (under cProfile) "
+        "| Redis round trips | Redis cmds | Redis CPU µs | commandstats µs |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         delta = r["calls_per_request"] - base
+        redis = r["redis"]
+        booked = ", ".join(f"{k} {v:g}" for k, v in sorted(redis["usec"].items()))
         print(
             f"| {r['variant']} | {r['calls_per_request']:g} | {delta:+g} | {r['cpu_us']:g} "
-            f"| {r['cpu_us_profiled']} |"
+            f"| {r['cpu_us_profiled']} | {redis['round_trips']:.2f} | {redis['commands']:.2f} "
+            f"| {redis['cpu_us']:.1f} | {booked} |"
         )
         parts = ", ".join(f"{m} {n:.0f}" for m, n in r["by_module"].items() if n >= 5)
-        print(f"|   by module: {parts} | | | |")
+        cmds = ", ".join(f"{k} {v:g}" for k, v in sorted(redis["calls"].items()))
+        print(f"|   by module: {parts}; commands: {cmds} | | | | | | | | |")
         if r["statuses"] != [200]:
             print(f"  (statuses {r['statuses']}: not every request was a 200 hit)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 

@@ -1,6 +1,7 @@
 """One measured wrk run: throughput and latency, plus the server's CPU and Redis's work per request.
 
-Server CPU is the utime + stime delta of the server process (/proc/<pid>/stat) over the run.
+Server CPU is the utime + stime delta of the server process and the processes under it (its
+workers, its extraction processes: /proc/<pid>/stat) over the run.
 Redis work comes from INFO deltas: commands (and which), read events and CPU. A read event is
 one batch of bytes read from a client socket, so reads per request counts round trips: a
 pipeline of two commands arrives as one read.
@@ -16,7 +17,7 @@ from typing import Any
 from redis import Redis
 
 from bench import wrk
-from bench.procs import cpu_seconds
+from bench.procs import tree_cpu_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class RedisSnapshot:
     reads: int
     cpu: float
     calls: dict[str, int]
+    usec: dict[str, int]  # time spent in each command (a script's includes its commands')
 
     @classmethod
     def take(cls, redis: Redis) -> RedisSnapshot:
@@ -38,7 +40,31 @@ class RedisSnapshot:
             calls={
                 name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in commandstats.items()
             },
+            usec={
+                name.removeprefix("cmdstat_"): int(v["usec"]) for name, v in commandstats.items()
+            },
         )
+
+    def per_request(self, before: RedisSnapshot, requests: int) -> dict[str, Any]:
+        """What Redis did per request between `before` and this snapshot (3 INFO commands on 3
+        reads each taken out): commands, round trips, process CPU µs, and by command."""
+        n = max(requests, 1)
+        calls = {
+            name: (c - before.calls.get(name, 0) - (3 if name == "info" else 0)) / n
+            for name, c in self.calls.items()
+        }
+        usec = {
+            name: (u - before.usec.get(name, 0)) / n
+            for name, u in self.usec.items()
+            if name != "info"
+        }
+        return {
+            "commands": (self.commands - before.commands - 3) / n,
+            "round_trips": (self.reads - before.reads - 3) / n,
+            "cpu_us": (self.cpu - before.cpu) / n * 1e6,
+            "calls": {k: round(v, 3) for k, v in calls.items() if v >= 0.001},
+            "usec": {k: round(v, 2) for k, v in usec.items() if v >= 0.01},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +99,11 @@ def run(
 ) -> Sample:
     if warmup > 0:
         wrk.run(url, script, seconds=warmup, cpus=load_cpus, connections=connections)
-    cpu0, r0 = cpu_seconds(pid), RedisSnapshot.take(redis)
+    cpu0, r0 = tree_cpu_seconds(pid), RedisSnapshot.take(redis)
     result = wrk.run(url, script, seconds=seconds, cpus=load_cpus, connections=connections)
-    cpu1, r1 = cpu_seconds(pid), RedisSnapshot.take(redis)
+    cpu1, r1 = tree_cpu_seconds(pid), RedisSnapshot.take(redis)
     n = max(result.requests, 1)
-    # The snapshots themselves are 3 INFO commands on 1 read each; take them out.
-    commands = {
-        name: (r1.calls.get(name, 0) - r0.calls.get(name, 0) - (3 if name == "info" else 0)) / n
-        for name in r1.calls
-    }
+    redis_work = r1.per_request(r0, result.requests)
     return Sample(
         target=target,
         rps=result.rps,
@@ -91,10 +113,10 @@ def run(
         requests=result.requests,
         errors=result.errors,
         non_2xx=result.non_2xx,
-        redis_commands=(r1.commands - r0.commands - 3) / n,
-        redis_round_trips=(r1.reads - r0.reads - 3) / n,
-        redis_cpu_us=(r1.cpu - r0.cpu) / n * 1e6,
-        commands={k: round(v, 3) for k, v in commands.items() if v >= 0.001},
+        redis_commands=redis_work["commands"],
+        redis_round_trips=redis_work["round_trips"],
+        redis_cpu_us=redis_work["cpu_us"],
+        commands=redis_work["calls"],
     )
 
 
@@ -116,6 +138,7 @@ def median_of(samples: Sequence[Sample]) -> dict[str, Any]:
     out["non_2xx"] = sum(s.non_2xx for s in samples)
     out["commands"] = mid.commands
     out["all_rps"] = [round(s.rps) for s in samples]
+    out["all_redis_cpu_us"] = [round(s.redis_cpu_us, 2) for s in samples]
     return out
 
 

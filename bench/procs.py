@@ -53,9 +53,40 @@ def free_port() -> int:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and of every process under it: a server's workers
+    (`--workers N`) and its extraction processes count as the server. (A child that has exited
+    takes its time with it.)"""
+    total = 0.0
+    for process in (pid, *descendants(pid)):
+        with contextlib.suppress(OSError):  # gone since it was listed
+            total += cpu_seconds(process)
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid`, children first."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                parents.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, …)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def pin(pid: int, cpus: Sequence[int]) -> None:

@@ -35,6 +35,25 @@ def record(
     connections: int = 64,
 ) -> Path:
     """Sample `pid` for `seconds` while wrk loads `url`; the collapsed stacks go to `out`."""
+    spy = _start(pid, out, seconds, load_cpus, rate)
+    try:
+        wrk.run(url, script, seconds=seconds + 1, cpus=load_cpus, connections=connections)
+    finally:
+        _finish(spy, out, seconds)
+    return out
+
+
+def sample(
+    pid: int, out: Path, *, seconds: float, load_cpus: Sequence[int], rate: int = 250
+) -> Path:
+    """Sample `pid` for `seconds` under whatever load runs meanwhile (started by the caller)."""
+    _finish(_start(pid, out, seconds, load_cpus, rate), out, seconds)
+    return out
+
+
+def _start(
+    pid: int, out: Path, seconds: float, load_cpus: Sequence[int], rate: int
+) -> subprocess.Popen[bytes]:
     exe = py_spy()
     if exe is None:
         raise RuntimeError("py-spy is not installed (.venv/bin/pip install py-spy)")
@@ -56,8 +75,11 @@ def record(
     ]
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     pin(spy.pid, load_cpus)
+    return spy
+
+
+def _finish(spy: subprocess.Popen[bytes], out: Path, seconds: float) -> None:
     try:
-        wrk.run(url, script, seconds=seconds + 1, cpus=load_cpus, connections=connections)
         _, err = spy.communicate(timeout=seconds + 30)
     finally:
         if spy.poll() is None:
@@ -65,7 +87,6 @@ def record(
             spy.wait()
     if spy.returncode != 0 or not out.exists():
         raise RuntimeError(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')}")
-    return out
 
 
 def summarize(collapsed: Path, top: int = 15) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import ttft
+from bench import targets, ttft
 
 PACKAGES = (
     "starlette",
@@ -27,7 +27,6 @@ PACKAGES = (
     "openai",
     "httpx",
 )
-TARGET_RATIO = 0.8
 
 
 def machine() -> dict[str, Any]:
@@ -50,8 +49,15 @@ def machine() -> dict[str, Any]:
         "packages": versions,
         "redis_server": _first_line(["redis-server", "--version"]),
         "wrk": _first_line(["wrk", "--version"]),
-        "commit": _first_line(["git", "rev-parse", "--short", "HEAD"]),
+        "commit": _commit(),
     }
+
+
+def _commit() -> str | None:
+    """The commit measured, and whether the code differed from it (a run before a commit)."""
+    commit = _first_line(["git", "rev-parse", "--short", "HEAD"])
+    changed = _first_line(["git", "status", "--porcelain", "--", "src", "bench/*.py"])
+    return f"{commit} + uncommitted changes" if commit and changed else commit
 
 
 def _first_line(argv: list[str]) -> str | None:
@@ -60,31 +66,6 @@ def _first_line(argv: list[str]) -> str | None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     text = (proc.stdout or proc.stderr).strip()
     return text.splitlines()[0] if text else None
-
-
-def checks(result: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
-    """(target, met?, measured) for each target of the benchmark; None when not measured."""
-    out: list[tuple[str, bool | None, str]] = []
-    ratio_targets = (
-        ("cache_hit", "cache-hit generate", "the bare reference (limiter + quota on)"),
-        ("health", "/health", "a bare Starlette constant route"),
-    )
-    for scenario, name, against in ratio_targets:
-        row = result.get(scenario, {}).get("service")
-        if row:
-            label = f"{name} ≥ {TARGET_RATIO}× {against}"
-            out.append((label, row["ratio"] >= TARGET_RATIO, f"{row['ratio']:.2f}×"))
-    for kind, row in result.get("coalescing", {}).items():
-        out.append(
-            (
-                f"{row['requests']} concurrent identical misses by {kind} → 1 OpenAI call",
-                row["openai_calls"] == 1
-                and {int(k): v for k, v in row["statuses"].items()} == {200: row["requests"]},
-                f"{row['openai_calls']} call(s); "
-                + ", ".join(f"{n} × {code}" for code, n in row["statuses"].items()),
-            )
-        )
-    return out
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -97,7 +78,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Server pinned to CPU {plan['server_cpus']}, wrk + Redis + mocks to {plan['load_cpus']}; "
         f"{plan['connections']} connections, {plan['reps']} × {plan['seconds']:g} s runs per "
         "target, alternating; medians (× ref: median and range of the per-round ratios). "
-        "CPU = server process utime+stime per request; "
+        "CPU = server process (and its children) utime+stime per request; "
         "Redis RTT = round trips (read events), cmds = commands (Lua's included), "
         "µs = Redis CPU, each per request.",
         "",
@@ -113,18 +94,17 @@ def markdown(result: dict[str, Any]) -> str:
     if miss:
         lines.append(_row("cold miss (mock OpenAI)", miss))
     lines.append("")
-    for what, met, measured in checks(result):
-        mark = "✅" if met else "❌"
+    for what, met, measured in targets.checks(result):
+        mark = "—" if met is None else "✅" if met else "❌"
         lines.append(f"- {mark} {what}: **{measured}**")
     if miss:
         lines.append(
-            f"- cold misses: {miss['openai_calls_per_request']:.2f} OpenAI calls per request "
-            f"(mock delay {plan['openai_delay'] * 1000:g} ms)"
+            f"- cold misses by text: {miss['openai_calls_per_request']:.2f} OpenAI calls per "
+            f"request (mock delay {plan['openai_delay'] * 1000:g} ms)"
         )
-    hit = result.get("cache_hit", {}).get("service")
-    if hit:
-        cmds = ", ".join(f"{k} {v:g}" for k, v in sorted(hit["commands"].items()))
-        lines.append(f"- Redis commands per cache hit: {cmds or 'none'}")
+    for name, row in result.get("cache_hit", {}).items():
+        cmds = ", ".join(f"{k} {v:g}" for k, v in sorted(row["commands"].items()))
+        lines.append(f"- Redis commands per hit, {name}: {cmds or 'none'}")
     lines += _memory_lines(result.get("memory", {}))
     if "ttft" in result:
         lines += ttft.lines(result["ttft"])
@@ -132,9 +112,69 @@ def markdown(result: dict[str, Any]) -> str:
     if wired:
         lines.append(
             f"- wiring seen: RateLimit headers on a hit: {wired['ratelimit_headers']}; "
-            f"status endpoints: {wired['status_endpoints']}"
+            f"{wired.get('response_headers', '?')} response headers; "
+            f"Vary: {wired.get('cors_vary')}; status endpoints: {wired['status_endpoints']}"
         )
+    lines += _workers_lines(result.get("workers"))
+    lines += _mixed_lines(result.get("mixed"), result.get("page_misses"))
     return "\n".join(lines)
+
+
+def _workers_lines(rows: dict[str, Any] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Every core (`threadr serve --workers N`; servers and wrk free to use both CPUs):",
+        "",
+        "| workers | req/s | × 1 worker | p50 ms | p99 ms | CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    base = rows.get("1 worker")
+    for name, row in rows.items():
+        ratio = "—"
+        if "ratio" in row and base:
+            rounds = [s / r for s, r in zip(row["all_rps"], base["all_rps"], strict=False) if r]
+            ratio = f"{row['ratio']:.2f} ({min(rounds):.2f}–{max(rounds):.2f})"
+        lines.append(
+            f"| {name} | {row['rps']:,.0f} | {ratio} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
+            f"| {row['cpu_us']:.0f} |"
+        )
+    return lines
+
+
+def _mixed_lines(mixed: dict[str, Any] | None, misses: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
+    if mixed:
+        lines += [
+            "",
+            f"Mixed load (open loop, {mixed['rate']:g} req/s, {mixed['rounds']} rounds of "
+            f"{mixed['seconds']:g} s each; {mixed['miss_share'] * 100:g} % of requests misses on "
+            "real pages; medians of the rounds):",
+            "",
+            "| load | requests | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | statuses |",
+            "|---|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for label, key in (
+            ("cache hits alone", "pure_hit"),
+            ("cache hits, with misses", "mixed_hit"),
+            ("the misses", "mixed_miss"),
+        ):
+            row = mixed[key]
+            lines.append(
+                f"| {label} | {row['n']} | {row['p50']:.2f} | {row['p90']:.2f} | "
+                f"{row['p99']:.2f} | {row['p999']:.2f} | {row['max']:.2f} | {row['statuses']} |"
+            )
+    if misses:
+        lines += [
+            "",
+            f"- a miss on a real page ({misses['rate']:g} misses/s for {misses['seconds']:g} s): "
+            f"**{misses['loop_cpu_ms']:.1f} ms** of the event loop's CPU and "
+            f"{misses['extraction_cpu_ms']:.1f} ms in the extraction processes, the model's "
+            f"50 ms not included; latency p50 {misses['latency'].get('p50', 0):.0f} ms, "
+            f"p99 {misses['latency'].get('p99', 0):.0f} ms",
+        ]
+    return lines
 
 
 def _row(scenario: str, row: dict[str, Any], reference: dict[str, Any] | None = None) -> str:
@@ -172,10 +212,9 @@ def _memory_lines(mem: dict[str, Any]) -> list[str]:
     return lines
 
 
-def profile_markdown(summary: dict[str, Any]) -> str:
+def profile_markdown(summary: dict[str, Any], what: str) -> str:
     lines = [
-        f"{summary['samples']} samples of the `on` server under cache-hit load "
-        "(py-spy, by function; % of samples).",
+        f"{summary['samples']} samples of {what} (py-spy, by function; % of samples).",
         "",
         "| self % | frame | | total % | frame |",
         "|---:|---|---|---:|---|",

@@ -1,14 +1,19 @@
-"""The scenarios of `make bench`: cache hits, /health, cold misses, miss coalescing, Redis memory.
+"""The scenarios of `make bench`: cache hits (anonymous and signed in), /health, 1 worker against
+2, cold misses, miss coalescing, Redis memory (bench/mixed.py has the mixed load's).
 
 Targets measured against each other run alternately (A B C, C B A, …) so that drift of the
 machine hits them alike; each reports medians, and ratios are medians of per-round ratios.
+Time to first tweet (POST /api/generate/stream against a mock model that streams) is
+bench/ttft.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +23,7 @@ import msgspec
 from redis import Redis
 
 from bench import measure, wrk
+from bench.procs import Cores, pin
 from bench.reference import REFERENCE_KEY
 from bench.stack import Server, Stack
 
@@ -36,6 +42,9 @@ class Plan:
     reps: int = 5  # measured runs per target
     connections: int = 64
     coalesce: int = 64  # concurrent identical misses
+    mixed_seconds: float = 10.0  # one open-loop run of the mixed load
+    mixed_rounds: int = 3  # pure and mixed runs each
+    mixed_load: float = 0.15  # the mixed load's rate, as a share of the hit capacity measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,28 +56,63 @@ class Target:
 
 
 def prepare(stack: Stack) -> dict[str, Any]:
-    """Cache the hit request's thread, copy its body for the reference, see what is wired."""
-    on = stack.services["on"]
+    """Cache the hit request's thread, copy its body for the reference, sign an account up on
+    `prod` (its token in `stack.session_token`), see what is wired."""
+    prod = stack.services["prod"]
     with httpx.Client(timeout=30) as client:
-        first = client.post(on.url("/api/generate"), content=HIT_BODY, headers=_JSON)
+        for server in stack.services.values():  # up (a multi-worker one may still be starting)
+            _until_healthy(client, server)
+        first = client.post(prod.url("/api/generate"), content=HIT_BODY, headers=_JSON)
         first.raise_for_status()
-        hit = client.post(on.url("/api/generate"), content=HIT_BODY, headers=_JSON)
+        hit = client.post(prod.url("/api/generate"), content=HIT_BODY, headers=_JSON)
         hit.raise_for_status()
         limited = {
-            path: client.get(on.url(path)).status_code
+            path: client.get(prod.url(path)).status_code
             for path in ("/api/rate-limit-status", "/api/usage/status")
         }
+        account = {"email": "bench@example.com", "password": "a bench password, not a secret"}
+        signed = client.post(prod.url("/api/auth/register"), json=account)
+        signed.raise_for_status()
+        stack.session_token = signed.json()["access_token"]
+        mine = client.post(
+            prod.url("/api/generate"), content=HIT_BODY, headers=_JSON | _bearer(stack)
+        )
+        mine.raise_for_status()
     assert hit.headers.get("x-cache") == "HIT", "the second identical request must be a cache hit"
+    assert mine.headers.get("x-cache") == "HIT", "a signed-in request for it too"
     stack.redis.set(REFERENCE_KEY, hit.content)
     return {
         "response_bytes": len(hit.content),
+        "response_headers": len(hit.headers),
         "ratelimit_headers": "ratelimit" in hit.headers,
+        "cors_vary": hit.headers.get("vary"),
         "status_endpoints": limited,
     }
 
 
-def alternating(stack: Stack, targets: list[Target], plan: Plan) -> dict[str, list[measure.Sample]]:
+def _until_healthy(client: httpx.Client, server: Server, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if client.get(server.url("/health")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server.name} did not answer /health in {within:g} s")
+        time.sleep(0.2)
+
+
+def _bearer(stack: Stack) -> dict[str, str]:
+    assert stack.session_token is not None, "prepare() signs the account up"
+    return {"Authorization": f"Bearer {stack.session_token}"}
+
+
+def alternating(
+    stack: Stack, targets: list[Target], plan: Plan, *, cores: Cores | None = None
+) -> dict[str, list[measure.Sample]]:
     samples: dict[str, list[measure.Sample]] = defaultdict(list)
+    load = (cores or stack.cores).load
     for rep in range(plan.reps):
         for t in targets if rep % 2 == 0 else reversed(targets):
             samples[t.name].append(
@@ -79,7 +123,7 @@ def alternating(stack: Stack, targets: list[Target], plan: Plan) -> dict[str, li
                     t.script,
                     seconds=plan.seconds,
                     warmup=plan.warmup,
-                    load_cpus=stack.cores.load,
+                    load_cpus=load,
                     redis=stack.redis,
                     connections=plan.connections,
                 )
@@ -102,12 +146,20 @@ def compare(samples: dict[str, list[measure.Sample]], reference: str) -> dict[st
 def cache_hits(stack: Stack, plan: Plan) -> dict[str, Any]:
     assert stack.reference is not None
     post = wrk.post_json(HIT_BODY)
+    services = stack.services
     targets = [
         Target("reference", stack.reference, "/api/generate", post),
-        Target("service", stack.services["on"], "/api/generate", post),
-        Target("service, limiter off", stack.services["off"], "/api/generate", post),
-        Target("service, analytics off", stack.services["noanalytics"], "/api/generate", post),
-        Target("service, metrics off", stack.services["nometrics"], "/api/generate", post),
+        Target("service, production", services["prod"], "/api/generate", post),
+        Target(
+            "service, production, signed in",
+            services["prod"],
+            "/api/generate",
+            wrk.post_json(HIT_BODY, _bearer(stack)),
+        ),
+        Target("service, no CORS", services["on"], "/api/generate", post),
+        Target("service, limiter off", services["off"], "/api/generate", post),
+        Target("service, analytics off", services["noanalytics"], "/api/generate", post),
+        Target("service, metrics off", services["nometrics"], "/api/generate", post),
     ]
     return compare(alternating(stack, targets, plan), "reference")
 
@@ -116,9 +168,29 @@ def health(stack: Stack, plan: Plan) -> dict[str, Any]:
     assert stack.reference is not None
     targets = [
         Target("reference", stack.reference, "/health", ""),
-        Target("service", stack.services["on"], "/health", ""),
+        Target("service, production", stack.services["prod"], "/health", ""),
+        Target("service, no CORS", stack.services["on"], "/health", ""),
     ]
     return compare(alternating(stack, targets, plan), "reference")
+
+
+def workers(stack: Stack, plan: Plan) -> dict[str, Any]:
+    """Cache hits on `threadr serve` with 1 worker and with 2, the servers and wrk free to run
+    on every core (Redis and the mocks stay on the load side's). On a 2-core machine the
+    second worker shares a core with wrk and Redis: the gain is what is left of that core."""
+    everything = tuple(sorted(os.sched_getaffinity(0)))
+    one, two = stack.services["prod"], stack.services["prod2w"]
+    pin(one.pid, everything)
+    post = wrk.post_json(HIT_BODY)
+    targets = [
+        Target("1 worker", one, "/api/generate", post),
+        Target("2 workers", two, "/api/generate", post),
+    ]
+    try:
+        shared = Cores(everything, everything)
+        return compare(alternating(stack, targets, plan, cores=shared), "1 worker")
+    finally:
+        pin(one.pid, stack.cores.server)
 
 
 def cold_misses(stack: Stack, plan: Plan) -> dict[str, Any]:

@@ -8,13 +8,14 @@ misses cost one upstream call. A completion asked for with `"stream": true` is s
 real API streams it (chunks of server-sent events), one token of about 4 characters every
 1/token-rate seconds; `GET /_marks` tells when the latest one sent the end of each tweet
 (time.monotonic(), which every process of the machine shares), for bench/ttft.py. They depend
-only on Starlette and uvicorn.
+only on Starlette, uvicorn and the standard library.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import re
 import time
@@ -25,6 +26,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from bench.procs import ROOT
 
 PARAGRAPH = (
     "Caching is the art of remembering answers. A cache keeps the result of expensive work so "
@@ -151,12 +154,34 @@ def openai_app(delay: float, token_rate: float = TOKEN_RATE) -> Starlette:
     )
 
 
+# Real article pages (issue #16's mixed load): the development split of the extraction dataset.
+DATASET = ROOT / ".." / "shared" / "datasets" / "article-extraction" / "html"
+
+
+def dataset_pages() -> dict[str, bytes]:
+    """The dataset's pages by id (empty when the dataset is absent)."""
+    if not DATASET.is_dir():
+        return {}
+    return {
+        path.name.split(".")[0]: gzip.decompress(path.read_bytes()) for path in DATASET.iterdir()
+    }
+
+
+def edition(page: bytes, n: int) -> bytes:
+    """`page` with a sentence of its own at the end of every paragraph: each edition's article
+    text differs, so that each is a cache miss written by the model (the same text under
+    another URL would be found under the text's key instead, at no model call)."""
+    return page.replace(b"</p>", b" (Edition %d.)</p>" % n)
+
+
 def articles_app() -> Starlette:
     """`GET /articles/<n>.html`: article number n; `GET /hostile/<n>`: page n of the hostile
-    corpus (tests/hostile/pages.py), whatever the query string."""
+    corpus (tests/hostile/pages.py), whatever the query string; `GET /dataset/<id>/<n>.html`:
+    edition n of a real page of the dataset."""
     from tests.hostile.pages import PAGES
 
     counter = Counter()
+    pages = dataset_pages()
 
     async def article(request: Request) -> Response:
         counter.calls += 1
@@ -167,10 +192,18 @@ def articles_app() -> Starlette:
         _, body, headers, _ = PAGES[request.path_params["n"]]
         return Response(body, headers=headers)
 
+    async def dataset(request: Request) -> Response:
+        counter.calls += 1
+        page = pages.get(request.path_params["page"])
+        if page is None:
+            return Response(b"no such page", status_code=404)
+        return Response(edition(page, request.path_params["n"]), media_type="text/html")
+
     return Starlette(
         routes=[
             Route("/articles/{n:int}.html", article, methods=["GET"]),
             Route("/hostile/{n:int}", hostile, methods=["GET"]),
+            Route("/dataset/{page}/{n:int}.html", dataset, methods=["GET"]),
             Route("/_calls", counter.endpoint, methods=["GET"]),
         ]
     )

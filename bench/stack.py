@@ -1,14 +1,19 @@
 """Everything one benchmark run serves: Redis, the mocks, the service instances, the reference.
 
-Service instances (one uvicorn worker each, `threadr serve` exactly as deployed; uvicorn picks
-uvloop and httptools, both installed), all on one throwaway Redis:
+Service instances (`threadr serve` exactly as deployed: uvicorn with uvloop and httptools, both
+installed; one worker unless named), all on one throwaway Redis:
 
-- `on`: production, access log off, rate limiter and free-tier quota ON with limits far above
-  what the load reaches (so nothing is denied, but every request pays for the accounting);
-- `off`: the same with RATE_LIMIT_ENABLED=false;
+- `prod`: the headline. Production as a new deployment with a frontend runs it
+  (ENVIRONMENT=production, CORS_ORIGINS and API_KEYS set, access log off), rate limiter and
+  free-tier quota ON with limits far above what the load reaches (so nothing is denied, but
+  every request pays for the accounting), analytics and metrics on (their defaults);
+- `prod2w`: `prod` with `--workers 2` (every core: not pinned, see scenarios.workers);
+- `on`: `prod` without CORS_ORIGINS and API_KEYS (the headline of the rounds before issue #16);
+- `off`: `on` with RATE_LIMIT_ENABLED=false;
 - `noanalytics`: `on` with ANALYTICS_ENABLED=false (what usage analytics cost a hit);
 - `nometrics`: `on` with METRICS_ENABLED=false (what /metrics' counting costs a hit);
-- `miss`: development (so it may fetch from the local article server), limits as `on`;
+- `miss`: `prod`, but development (so it may fetch from the local article site: production
+  refuses FETCH_ALLOW_PRIVATE_NETWORKS), for cold misses and the mixed load;
 - `defaults`: production with the default limits on Redis DB 1, for Redis memory per identity.
 """
 
@@ -27,6 +32,11 @@ from bench.servers import redis_argv
 
 HUGE = "1000000000"  # limits no benchmark reaches: the limiter runs, and never denies
 OPENAI_KEY = "sk-bench-not-a-real-key"
+# What a deployment with a frontend sets besides ENVIRONMENT=production (issue #16: the headline
+# configuration): the browser origin of the frontend, and an operator's API key.
+FRONTEND = "https://app.example.com"
+PRODUCTION = {"CORS_ORIGINS": FRONTEND, "API_KEYS": "bench-operator-key-not-a-secret"}
+WORKERS = {"prod2w": 2}  # instances of more than one process (`threadr serve --workers N`)
 
 
 @dataclass(slots=True)
@@ -34,6 +44,7 @@ class Server:
     name: str
     port: int
     proc: subprocess.Popen[bytes]
+    workers: int = 1
 
     @property
     def pid(self) -> int:
@@ -52,6 +63,7 @@ class Stack:
     articles: Server
     services: dict[str, Server] = field(default_factory=dict)
     reference: Server | None = None
+    session_token: str | None = None  # a signed-in account's on `prod` (scenarios.prepare)
 
 
 def service_env(kind: str, redis_url: str, openai: Server, articles: Server) -> dict[str, str]:
@@ -70,6 +82,8 @@ def service_env(kind: str, redis_url: str, openai: Server, articles: Server) -> 
         "FREE_TIER_DAILY_LIMIT": HUGE,
         "FREE_TIER_MONTHLY_LIMIT": HUGE,
     }
+    if kind in ("prod", "prod2w", "miss"):
+        env |= PRODUCTION
     if kind == "off":
         env["RATE_LIMIT_ENABLED"] = "false"
     elif kind == "noanalytics":
@@ -94,7 +108,16 @@ def start(
     procs: Procs,
     cores: Cores,
     *,
-    services: tuple[str, ...] = ("on", "off", "noanalytics", "nometrics", "miss", "defaults"),
+    services: tuple[str, ...] = (
+        "prod",
+        "prod2w",
+        "on",
+        "off",
+        "noanalytics",
+        "nometrics",
+        "miss",
+        "defaults",
+    ),
     reference: bool = True,
     openai_delay: float = 0.05,
 ) -> Stack:
@@ -118,6 +141,7 @@ def start(
     for kind in services:  # start all, then wait: they import in parallel
         port = free_port()
         argv = [python(), "-m", "threadr.cli", "serve", "--host", HOST, "--port", str(port)]
+        argv += ["--workers", str(WORKERS.get(kind, 1))]
         env = service_env(kind, redis_url, openai, articles)
         started.append((kind, port, procs.start(kind, argv, env=env)))
     if reference:
@@ -128,8 +152,10 @@ def start(
         started.append(("reference", port, proc))
     for name, port, proc in started:
         procs.wait_port(name, proc, port, timeout=30)
-        pin(proc.pid, cores.server)  # after start-up, so that they import on every core
-        server = Server(name, port, proc)
+        workers = WORKERS.get(name, 1)
+        if workers == 1:
+            pin(proc.pid, cores.server)  # after start-up, so that they import on every core
+        server = Server(name, port, proc, workers)
         if name == "reference":
             stack.reference = server
         else:

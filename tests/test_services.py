@@ -42,7 +42,7 @@ async def test_an_injected_redis_is_used_and_left_open() -> None:
         gateway = services.cache.gateway
         assert services.watch.status == "connected"
         assert gateway.lane is not None and gateway.lane.size == 6  # REDIS_MAX_CONNECTIONS' ¾
-        # Both scripts registered at start-up, so the first requests need not send them.
-        shas = (ratelimit.SCRIPT.sha, quota.SCRIPT.sha)
-        assert await redis.script_exists(*shas) == [True, True]
+        # The scripts registered at start-up, so the first requests need not send them.
+        shas = (ratelimit.SCRIPT.sha, ratelimit.TIER_SCRIPT.sha, quota.SCRIPT.sha)
+        assert await redis.script_exists(*shas) == [True, True, True]
     assert await redis.ping() and not fetcher.closed  # what was injected stays its owner's

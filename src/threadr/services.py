@@ -27,7 +27,7 @@ from .config import Settings
 from .generate import Pipeline
 from .history import store as history
 from .history.store import History
-from .limits import quota, ratelimit
+from .limits import admission, quota, ratelimit
 from .limits.admission import Admission
 from .limits.quota import Quota
 from .limits.ratelimit import Limiter
@@ -102,6 +102,8 @@ async def build_services(
     if watch.connected:
         await gateway.load(
             ratelimit.SCRIPT,
+            ratelimit.TIER_SCRIPT,
+            admission.ACCOUNT_SCRIPT,
             quota.SCRIPT,
             subscribers.SCRIPT,
             sessions.SCRIPT,
@@ -201,7 +203,7 @@ async def build_services(
     return Services(
         settings=settings,
         cache=cache,
-        admission=Admission(limiter, cache),
+        admission=Admission(limiter, cache, auth),
         quota=free_tier,
         pipeline=pipeline,
         watch=watch,

@@ -286,3 +286,25 @@ async def test_with_no_redis_configured_the_503_says_so() -> None:
     assert caught.value.code == "storage_not_configured"
     assert "Retry-After" not in caught.value.headers
     assert caught.value.detail.startswith("Saved threads need a database")
+
+
+async def test_the_newest_thread_saved_again_is_left_as_it_is(fake: FakeRedis) -> None:
+    """The same input asked for again (a cache hit of the entry already saved): nothing to
+    move or replace, so nothing is written. Anything else is saved as ever."""
+    clock = Clock(T0)
+    store = store_on(fake, clock)
+    generated = entry()
+    thread_id = await store.save(ANN, generated, key="k", url=None, premium=False)
+    assert thread_id is not None
+    newest = (thread_id, round(T0 * 1000))
+    clock.advance(60)
+    assert await store.save(ANN, generated, key="k", url=None, premium=False, newest=newest)
+    assert (await store.get(ANN, thread_id)).saved_at == round(T0 * 1000)  # type: ignore[union-attr]
+    # An entry written after that save (the cache expired, the thread was written anew): saved.
+    rewritten = CacheEntry.new(generated.thread, "text", None, "offline", T0 + 30)
+    await store.save(ANN, rewritten, key="k", url=None, premium=False, newest=newest)
+    assert (await store.get(ANN, thread_id)).saved_at == round((T0 + 60) * 1000)  # type: ignore[union-attr]
+    # Another thread was the newest: this one moves back to the top.
+    clock.advance(60)
+    await store.save(ANN, generated, key="k", url=None, premium=False, newest=("0" * 16, 0))
+    assert (await store.get(ANN, thread_id)).saved_at == round((T0 + 120) * 1000)  # type: ignore[union-attr]

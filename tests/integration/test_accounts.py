@@ -27,9 +27,8 @@ from tests.factories import (
     running_services,
     sign_up,
 )
-from threadr.accounts import sessions
 from threadr.accounts.sessions import Sessions, new_user_id, token_hash
-from threadr.limits import ratelimit
+from threadr.limits import admission
 from threadr.storage.keys import session_key
 from threadr.web.app import create_app
 
@@ -137,7 +136,7 @@ def described(packed: bytes) -> tuple[str, str]:
     return parts[2].decode().upper(), parts[4].decode() if len(parts) > 4 else ""
 
 
-async def test_a_signed_in_cache_hit_costs_at_most_two_round_trips(redis: Redis) -> None:
+async def test_a_signed_in_cache_hit_costs_one_round_trip(redis: Redis) -> None:
     pool = ConnectionPool.from_url(TEST_REDIS_URL, connection_class=Recording)
     client = Redis.from_pool(pool)  # closes the pool with the client
     app = marking_responses(create_app(account_settings(), redis=client))
@@ -162,9 +161,11 @@ async def test_a_signed_in_cache_hit_costs_at_most_two_round_trips(redis: Redis)
     # Only what was sent before the response started counts: the history save that follows a
     # signed-in generation is sent after it, so the caller never waits for it.
     before = [described(packed) for packed in sent[: sent.index(RESPONSE)]]
-    assert len(before) <= 2, before
-    # The session's touch (which reads premium too), then the limiter with the cache read.
-    assert before == [("EVALSHA", sessions.SCRIPT.sha), ("EVALSHA", ratelimit.SCRIPT.sha)]
+    # The session's lookup (which reads premium and the newest saved thread too), the rate
+    # limit and the cache read, in one script call.
+    assert before == [("EVALSHA", admission.ACCOUNT_SCRIPT.sha)]
+    # Nothing after it: the thread the miss saved is still the newest, so it is not saved again.
+    assert sent[sent.index(RESPONSE) + 1 :] == []
 
 
 async def test_the_session_expiry_slides_and_stops_at_its_cap_on_a_real_redis(

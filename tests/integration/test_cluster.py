@@ -295,7 +295,7 @@ async def test_a_failover_heals_by_itself_scripts_included(tmp_path: Path) -> No
 
             await until(promoted, within=15)
             [successor] = await nodes.serving(survivor) - set(nodes.masters)
-            sha = ratelimit.SCRIPT.sha
+            sha = ratelimit.TIER_SCRIPT.sha
             assert await nodes.cli(successor, "script", "exists", sha) == b"0\n"
 
             async def limited_in_redis() -> bool:

@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 from tests.factories import TEST_REDIS_URL, Clock, limit_settings, make_gateway
 from threadr.config import Settings
 from threadr.limits.policies import Decision
-from threadr.limits.ratelimit import SCRIPT, Limiter
+from threadr.limits.ratelimit import TIER_SCRIPT, Limiter
 from threadr.storage.gateway import UNAVAILABLE
 
 US = 1e-6
@@ -72,7 +72,7 @@ async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
     gateway = make_gateway(counted)
     limiter = Limiter(gateway, Settings())
     try:
-        await gateway.load(SCRIPT)  # start-up: registers the script, opens the connection
+        await gateway.load(TIER_SCRIPT)  # start-up: registers the script, opens the connection
         writes = 0
         decision, cached = await limiter.hit("192.0.2.8", read="threadr:cache:v1:url:x")
         assert (decision.reason, cached, writes) == ("allowed", b"cached", 1)
@@ -87,7 +87,7 @@ async def test_hit_with_cache_get_is_one_round_trip(redis: Redis) -> None:
 async def test_client_clock_boundaries_on_redis(redis: Redis, clock: Clock) -> None:
     limiter = Limiter(make_gateway(redis), limit_settings(burst=1, requests=1000), clock=clock)
     assert [d.allowed for d in await hits(limiter, 2)] == [True, False]
-    assert 59_000 < await redis.pttl("threadr:rl:{198.51.100.7}:burst") <= 60_000
+    assert 59_000 < await redis.pttl("threadr:rl:{198.51.100.7}:tier") <= 60_000
     clock.advance(60 - US)
     assert not (await limiter.hit("198.51.100.7"))[0].allowed
     clock.advance(US)

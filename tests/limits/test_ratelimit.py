@@ -18,7 +18,7 @@ from redis.crc import key_slot
 from tests.factories import BrokenRedis, Clock, limit_settings, make_gateway, make_settings
 from threadr.config import Settings
 from threadr.errors import ConfigError
-from threadr.limits.policies import Decision, policies
+from threadr.limits.policies import Decision, Policy, policies
 from threadr.limits.ratelimit import Limiter
 from threadr.limits.window import MemoryWindow
 from threadr.storage.breaker import CircuitBreaker
@@ -110,7 +110,7 @@ async def test_peek_consumes_nothing(make_limiter: MakeLimiter) -> None:
     assert limiter.counts == {"allowed": 3, "denied": 1, "degraded": 0, "disabled": 0}
 
 
-async def test_premium_has_its_own_hourly_policy(make_limiter: MakeLimiter, fake: Any) -> None:
+async def test_premium_has_its_own_state(make_limiter: MakeLimiter, fake: Any) -> None:
     limiter = make_limiter(requests=2, premium_requests=5, burst=100)
     for _ in range(2):
         await limiter.hit("user:1")
@@ -118,8 +118,35 @@ async def test_premium_has_its_own_hourly_policy(make_limiter: MakeLimiter, fake
     upgraded, _ = await limiter.hit("user:1", premium=True)
     assert upgraded.allowed
     assert upgraded.policy("hourly").remaining == 4  # type: ignore[union-attr]
+    assert upgraded.policy("burst").remaining == 99  # type: ignore[union-attr]
     assert upgraded.tier == (("burst", 100, 60), ("hourly", 5, 3600))
-    assert await fake.exists("threadr:rl:{user:1}:hourly:premium")
+    assert await fake.exists("threadr:rl:{user:1}:tier:premium")
+
+
+async def test_a_tiers_policies_share_one_key(
+    make_limiter: MakeLimiter, fake: Any, clock: Clock
+) -> None:
+    """Both policies' TATs (µs) in one key, in the tier's order: one read and one write a hit."""
+    limiter = make_limiter(burst=10, burst_seconds=60, requests=100, window_hours=1)
+    await limiter.hit("u")
+    assert await fake.keys("threadr:rl:*") == [b"threadr:rl:{u}:tier"]
+    now = round(T0 * 1_000_000)
+    assert await fake.get("threadr:rl:{u}:tier") == b"%d %d" % (
+        now + 6_000_000,
+        now + 36_000_000,
+    )
+    # The key lives as long as the longer debt (the hourly policy's 36 s).
+    assert 35_000 < await fake.pttl("threadr:rl:{u}:tier") <= 36_000
+
+
+async def test_a_key_of_one_policy_holds_one_number(make_limiter: MakeLimiter, fake: Any) -> None:
+    """Policies under keys of their own (sign-in attempts) keep the layout they always had."""
+    limiter = make_limiter()
+    own = (Policy("a", 5, 60, "a"), Policy("b", 5, 60, "b"))
+    await fake.set("threadr:rl:{u}:a", str(round(T0 * 1_000_000) + 24_000_000))  # 2 units taken
+    decision, _ = await limiter.hit_policies("u", own)
+    assert [p.remaining for p in decision.policies] == [2, 4]
+    assert (await fake.get("threadr:rl:{u}:b")).isdigit()
 
 
 @settings(max_examples=60, deadline=None)
@@ -169,16 +196,41 @@ async def test_lua_and_memory_fallback_agree(steps: list[tuple[int, bool]], burs
         await r.aclose()
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 20_000_000), st.booleans()), min_size=1, max_size=25),
+    limits=st.tuples(st.integers(1, 5), st.integers(1, 9)),
+)
+async def test_both_scripts_agree(steps: list[tuple[int, bool]], limits: tuple[int, int]) -> None:
+    """A tier's two policies in one key (tier.lua) and the same policies under a key each
+    (ratelimit.lua) give the same numbers for the same history."""
+    r = FakeRedis(server=fakeredis.FakeServer())
+    clock = Clock(T0)
+    limiter = Limiter(make_gateway(r), limit_settings(requests=7), clock=clock)
+    shared = (Policy("burst", limits[0], 60, "t"), Policy("hourly", limits[1], 600, "t"))
+    apart = (Policy("burst", limits[0], 60, "b"), Policy("hourly", limits[1], 600, "h"))
+    try:
+        for advance, hit in steps:
+            clock.advance(advance * US)
+            if hit:
+                one, _ = await limiter.hit_policies("x", shared)
+                two, _ = await limiter.hit_policies("y", apart)
+                assert one == two
+        assert await r.keys("threadr:rl:{x}:*") in ([], [b"threadr:rl:{x}:t"])
+    finally:
+        await r.aclose()
+
+
 # --- keys and identities ----------------------------------------------------------------------
 
 
 async def test_identity_cannot_reach_another_slot(make_limiter: MakeLimiter, fake: Any) -> None:
     limiter = make_limiter()
     await limiter.hit("victim")
-    await limiter.hit("x}:burst{victim")
+    await limiter.hit("x}:tier{victim")
     keys = sorted(k.decode() for k in await fake.keys("*"))
     victim = [k for k in keys if "{victim}" in k]
-    assert victim == ["threadr:rl:{victim}:burst", "threadr:rl:{victim}:hourly"]
+    assert victim == ["threadr:rl:{victim}:tier"]
     other = [k for k in keys if k not in victim]
     assert len({key_slot(k.encode()) for k in other}) == 1  # all of one identity, one slot
     assert key_slot(other[0].encode()) != key_slot(victim[0].encode())
@@ -205,15 +257,21 @@ async def test_script_flush_is_invisible(make_limiter: MakeLimiter, fake: Any) -
     assert limiter.counts["degraded"] == 0
 
 
-async def test_wrong_types_degrade_instead_of_failing(make_limiter: MakeLimiter, fake: Any) -> None:
+async def test_wrong_types_are_misses_and_full_policies(
+    make_limiter: MakeLimiter, fake: Any
+) -> None:
     await fake.hset("threadr:cache:v1:url:h", "f", "v")
-    limiter = make_limiter()
+    limiter = make_limiter(burst=3)
     decision, cached = await limiter.hit("u", read="threadr:cache:v1:url:h")
     assert (decision.reason, cached) == ("allowed", None)  # a bad cache entry is a miss
-    await fake.delete("threadr:rl:{u}:burst")
-    await fake.hset("threadr:rl:{u}:burst", "f", "v")  # corrupt limiter state: the script fails
+    await fake.delete("threadr:rl:{u}:tier")
+    await fake.hset("threadr:rl:{u}:tier", "f", "v")  # corrupt state: full, and written over
     decision, cached = await limiter.hit("u", read="threadr:cache:v1:url:h")
-    assert (decision.reason, cached) == ("degraded", UNAVAILABLE)
+    assert (decision.reason, cached) == ("allowed", None)
+    assert decision.policy("burst").remaining == 2  # type: ignore[union-attr]
+    assert await fake.type("threadr:rl:{u}:tier") == b"string"
+    await fake.set("threadr:rl:{u}:tier", b"not a number")
+    assert (await limiter.hit("u"))[0].policy("burst").remaining == 2  # type: ignore[union-attr]
 
 
 async def test_redis_time_is_used_without_a_clock(make_limiter: MakeLimiter) -> None:
@@ -224,7 +282,7 @@ async def test_redis_time_is_used_without_a_clock(make_limiter: MakeLimiter) -> 
 async def test_keys_live_only_while_there_is_debt(make_limiter: MakeLimiter, fake: Any) -> None:
     limiter = make_limiter(burst=4, burst_seconds=60)
     await hits(limiter, 2, "u")
-    assert 0 < await fake.pttl("threadr:rl:{u}:burst") <= 30_000
+    assert 0 < await fake.pttl("threadr:rl:{u}:tier") <= 30_000
 
 
 async def test_a_disabled_limiter_touches_nothing(make_limiter: MakeLimiter, fake: Any) -> None:
@@ -284,6 +342,6 @@ def test_policies_come_from_the_settings_alone() -> None:
     custom = make_settings(RATE_LIMIT_BURST="3", RATE_LIMIT_WINDOW_HOURS="0.5")
     burst, hourly = policies(custom, premium=True)
     assert (burst.limit, hourly.limit, hourly.window) == (3, 200, 1800)
-    assert hourly.key == "hourly:premium"
+    assert burst.key == hourly.key == "tier:premium"
     with pytest.raises(ConfigError, match="RATE_LIMIT_REQUESTS"):
         make_settings(RATE_LIMIT_REQUESTS="0")

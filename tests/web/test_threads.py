@@ -15,7 +15,7 @@ from fakeredis import FakeAsyncRedis as FakeRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.factories import account_settings, bearer, running_app, sign_up
-from threadr.storage.keys import HISTORY_PREFIX
+from threadr.storage.keys import HISTORY_PREFIX, SESSION_PREFIX
 
 TEXT = (
     "Caching is the art of remembering answers. When a service does expensive work, the result "
@@ -192,10 +192,12 @@ async def test_a_malformed_id_is_the_same_404(thread_id: str) -> None:
 
 class HistoryDown(FakeRedis):
     """fakeredis whose saved threads are unreachable (any pooled command naming one of their
-    keys fails as a dropped connection); accounts and the cache keep working."""
+    keys fails as a dropped connection); accounts and the cache keep working (the session
+    lookup, which reads the newest saved thread along, as if that index were empty)."""
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if any(isinstance(a, bytes | str) and HISTORY_PREFIX in str(a) for a in args):
+        named = [str(a) for a in args if isinstance(a, bytes | str)]
+        if any(HISTORY_PREFIX in a for a in named) and not any(SESSION_PREFIX in a for a in named):
             raise RedisConnectionError("connection lost")
         return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 

@@ -22,6 +22,13 @@ from .users import Account, Accounts
 WRONG_CREDENTIALS = "That email and password do not match an account."
 
 
+def session_gone() -> Unauthorized:
+    """The 401 of a bearer token that names no live session."""
+    return Unauthorized(
+        "Your session has expired or was signed out; please sign in again.", code="invalid_token"
+    )
+
+
 class SignedIn(msgspec.Struct, frozen=True):
     """A new session: the token (shown to the client once), the account it belongs to, and
     the account's premium expiry (epoch ms; claimed grants included)."""
@@ -77,10 +84,7 @@ class Auth:
         """The live session of a bearer token; Unauthorized (401) when there is none."""
         session = await self.sessions.find(token)
         if session is None:
-            raise Unauthorized(
-                "Your session has expired or was signed out; please sign in again.",
-                code="invalid_token",
-            )
+            raise session_gone()
         return session
 
     async def grant_by_email(

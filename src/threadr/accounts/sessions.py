@@ -12,19 +12,24 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from threadr.storage.gateway import UNAVAILABLE, Gateway, Unavailable
-from threadr.storage.keys import premium_key, session_index_key, session_key
+from threadr.storage.keys import (
+    history_index_key,
+    premium_key,
+    session_index_key,
+    session_key,
+)
 from threadr.storage.scripts import Script, ScriptCall
 
 from .premium import account_holder
 
-SCRIPT = Script("sessions.lua")
+SCRIPT = Script("sessions.lua", needs=("session.lua",))
 _OPEN = ScriptCall(SCRIPT, keys=2, argc=9)
-_TOUCH = ScriptCall(SCRIPT, keys=2, argc=3, hot=True)  # every signed-in request
+_TOUCH = ScriptCall(SCRIPT, keys=3, argc=3, hot=True)  # every signed-in request
 _CLOSE = ScriptCall(SCRIPT, keys=2, argc=2)
 
 TOKEN_PREFIX = "thr_"  # noqa: S105 (a prefix, not a secret)
@@ -61,17 +66,59 @@ class Session(msgspec.Struct, frozen=True):
     user_agent: str
     token_hash: str = ""
     premium_until: int | None = None  # epoch ms; read along with the session
+    # The account's most recently saved thread, (id, saved_at epoch ms), read along too: a
+    # generation that is already there need not be saved again (history/store.py).
+    newest_saved: tuple[str, int] | None = None
 
     @property
     def member(self) -> bytes:
         return f"{self.sid}:{self.token_hash}".encode()
 
+    def premium_at(self, ms: float) -> bool:
+        """Premium at `ms` (epoch ms)."""
+        return self.premium_until is not None and self.premium_until > ms
+
+
+class Lookup(NamedTuple):
+    """What a token names: its account, its hash, and the keys its lookup reads (the session,
+    the account's premium, its saved threads' index: lib/session.lua), in that order."""
+
+    user_id: str
+    digest: str
+    keys: tuple[bytes, bytes, bytes]
+
+    def session(self, fields: list[Any] | None) -> Session | None:
+        """The session a lookup's reply holds (lib/session.lua's fields); None when it found
+        none, or one of another account (which no token of this one can name)."""
+        if not fields or _field(fields[1]) != self.user_id:
+            return None
+        return _session(fields, self.digest)
+
+
+def lookup(token: str) -> Lookup | None:
+    """The lookup of `token`; None for one that is malformed (no call to Redis is needed)."""
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    user_id, digest = match.group(1), token_hash(token)
+    keys = (
+        session_key(user_id, digest).encode(),
+        premium_key(account_holder(user_id)).encode(),
+        history_index_key(user_id).encode(),
+    )
+    return Lookup(user_id, digest, keys)
+
 
 def _session(fields: list[Any], digest: str) -> Session:
-    sid, user_id, email, created, seen, ip, agent = (
+    # A list comprehension, not a generator: this runs on every signed-in request.
+    sid, user_id, email, created, seen, ip, agent = [
         v.decode("utf-8", "replace") if isinstance(v, bytes) else "" for v in fields[:7]
-    )
+    ]
     premium = fields[8] if len(fields) > 8 else None
+    saved, saved_at = fields[9:11] if len(fields) > 10 else (None, None)
+    newest = None
+    if isinstance(saved, bytes) and isinstance(saved_at, bytes):
+        newest = (saved.decode("ascii", "replace"), _ms(saved_at.decode("ascii", "replace")))
     return Session(
         sid=sid,
         user_id=user_id,
@@ -82,6 +129,7 @@ def _session(fields: list[Any], digest: str) -> Session:
         user_agent=agent,
         token_hash=digest,
         premium_until=_ms(premium.decode()) if isinstance(premium, bytes) else None,
+        newest_saved=newest,
     )
 
 
@@ -101,6 +149,8 @@ class Sessions:
         self.gateway = gateway
         self.ttl_ms = str(ttl_seconds * 1000).encode()
         self.max_ms = str(max_seconds * 1000).encode()
+        # A lookup's arguments (lib/session.lua): the sliding ttl, how often it slides.
+        self.touch = (self.ttl_ms, b"%d" % REFRESH_MS)
         self.expires_in = min(ttl_seconds, max_seconds)
         self.per_account = str(per_account).encode()
 
@@ -127,22 +177,14 @@ class Sessions:
         return token, sid
 
     async def find(self, token: str) -> Session | None:
-        """The live session of `token` (sliding its expiry), with the account's premium expiry;
-        None for a token that is malformed, unknown, revoked or expired."""
-        match = _TOKEN.fullmatch(token)
-        if match is None:
+        """The live session of `token` (sliding its expiry), with the account's premium expiry
+        and newest saved thread; None for a token that is malformed, unknown, revoked or
+        expired."""
+        found = lookup(token)
+        if found is None:
             return None
-        user_id, digest = match.group(1), token_hash(token)
-        keys = (
-            session_key(user_id, digest).encode(),
-            premium_key(account_holder(user_id)).encode(),
-        )
-        reply = await self._script(
-            _TOUCH, keys, (b"touch", self.ttl_ms, b"%d" % REFRESH_MS), "session lookup"
-        )
-        if not reply or _field(reply[1]) != user_id:
-            return None
-        return _session(reply, digest)
+        reply = await self._script(_TOUCH, found.keys, (b"touch", *self.touch), "session lookup")
+        return found.session(reply)
 
     async def close(self, session: Session) -> None:
         """Sign out: the session's token stops working at once, on every instance."""

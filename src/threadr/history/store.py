@@ -128,20 +128,37 @@ class History:
         self._clock = clock
 
     async def save(
-        self, user_id: str, entry: CacheEntry, *, key: str, url: str | None, premium: bool
+        self,
+        user_id: str,
+        entry: CacheEntry,
+        *,
+        key: str,
+        url: str | None,
+        premium: bool,
+        newest: tuple[str, int] | None = None,
     ) -> str | None:
         """Save a generated thread, evicting the oldest beyond the allowance: the thread's id
         (None when the allowance is 0 and nothing is kept).
 
         The id comes from the account and the thread's cache `key`: the same input generated
         again (a cache hit, a retry) moves its one entry to the top, with the latest thread,
-        instead of filling the history with copies."""
+        instead of filling the history with copies. When that entry is already the newest
+        (`newest`, the session lookup's (id, saved_at ms): the same input asked for again)
+        and was saved since `entry` was written, there is nothing to move or replace, and
+        nothing is written: a signed-in cache hit's third Redis call (docs/performance.md)."""
         keep = self.premium_limit if premium else self.free_limit
         if keep <= 0:
             return None
         # Salted with the account: the same input is a different id in each account, so an
         # id says nothing of what it names to anyone who hashes a guessed URL.
         thread_id = hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()[:16]
+        # Whole ms, as saved_at is rounded: a save in the entry's own millisecond counts.
+        if (
+            newest is not None
+            and newest[0] == thread_id
+            and newest[1] >= int(entry.created_at * 1000)
+        ):
+            return thread_id
         record = SavedThread(
             id=thread_id,
             saved_at=round(self._clock() * 1000),

@@ -20,7 +20,18 @@ class Policy:
     name: str  # as shown in the RateLimit headers
     limit: int
     window: int  # seconds
-    key: str  # key suffix; premium has its own state, so an upgrade starts with a full allowance
+    # The suffix of the identity's key that holds this policy's state. Policies checked together
+    # under one suffix share that key (one read and one write for all of them).
+    key: str
+
+
+# The tiers' state keys (storage/keys.py names the prefix): both policies of a tier in one key
+# (storage/lua/tier.lua); generations, subscriptions and admin calls all count there. Premium
+# has its own, so an upgrade starts with a full allowance. (Until issue #16 each policy had a
+# key of its own, `burst`, `hourly` and `hourly:premium`; those are no longer read:
+# docs/limits.md says what that meant for a deploy.)
+TIER_KEY = "tier"
+TIER_PREMIUM_KEY = "tier:premium"
 
 
 def policies(settings: Settings, *, premium: bool = False) -> tuple[Policy, ...]:
@@ -28,9 +39,10 @@ def policies(settings: Settings, *, premium: bool = False) -> tuple[Policy, ...]
     s = settings
     window = max(1, round(s.rate_limit_window_hours * 3600))
     hourly = s.rate_limit_premium_requests if premium else s.rate_limit_requests
+    key = TIER_PREMIUM_KEY if premium else TIER_KEY
     return (
-        Policy("burst", s.rate_limit_burst, s.rate_limit_burst_seconds, "burst"),
-        Policy("hourly", hourly, window, "hourly:premium" if premium else "hourly"),
+        Policy("burst", s.rate_limit_burst, s.rate_limit_burst_seconds, key),
+        Policy("hourly", hourly, window, key),
     )
 
 

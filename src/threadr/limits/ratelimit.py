@@ -28,46 +28,68 @@ from threadr.storage.scripts import Script, ScriptCall
 from .policies import Decision, Policy, PolicyState, Reason, policies
 from .window import MemoryWindow
 
-SCRIPT = Script("ratelimit.lua")
+SCRIPT = Script("ratelimit.lua")  # any policies, each under a key of its own
+# A generation tier's two policies under one key, with the cache read: every cache hit's one
+# command, a script of its own for its cost (its comments give the measurements).
+TIER_SCRIPT = Script("tier.lua", needs=("gcra_pair.lua",))
 _NONE = "none"  # the policy of a decision made with the limiter off
 
 
 class _Tier:
     """Everything about a tier that does not change per request, computed once."""
 
-    __slots__ = ("alone", "disabled", "policies", "reading", "shape", "specs", "suffixes")
+    __slots__ = (
+        "alone",
+        "argv",
+        "disabled",
+        "memory_suffixes",
+        "paired",
+        "policies",
+        "reading",
+        "shape",
+        "specs",
+        "suffixes",
+    )
 
     def __init__(self, policies: tuple[Policy, ...]) -> None:
         self.policies = policies
-        self.suffixes = tuple(f"}}:{p.key}".encode() for p in policies)
         # Interval rounded up to whole µs: never faster than q/w, and exact integer arithmetic.
         self.specs = tuple((-(-p.window * 1_000_000 // p.limit), p.limit) for p in policies)
-        argv = tuple(str(v).encode() for spec in self.specs for v in spec)
-        # The script's arguments: the policy keys (and a key read along), then mode and now.
-        self.alone = ScriptCall(SCRIPT, keys=len(policies), argc=2, tail=argv)
-        self.reading = ScriptCall(SCRIPT, keys=len(policies) + 1, argc=2, tail=argv, hot=True)
+        argv = self.argv = tuple(str(v).encode() for spec in self.specs for v in spec)
+        # The script's arguments: the state keys (and a key read along), then mode and now,
+        # then this constant tail.
+        paired = self.paired = len(policies) == 2 and policies[0].key == policies[1].key
+        script = TIER_SCRIPT if paired else SCRIPT
+        keys = (policies[0].key,) if paired else tuple(p.key for p in policies)
+        self.suffixes = tuple(f"}}:{key}".encode() for key in keys)
+        self.alone = ScriptCall(script, keys=len(keys), argc=2, tail=argv)
+        self.reading = ScriptCall(script, keys=len(keys) + 1, argc=2, tail=argv, hot=True)
+        # In memory each policy keeps a state of its own (an entry costs what a key would).
+        self.memory_suffixes = tuple(f"}}:{p.key}/{p.name}".encode() for p in policies)
         self.shape = tuple((p.name, p.limit, p.window) for p in policies)
         self.disabled = Decision(True, "disabled")
 
 
-def _seconds(us: int) -> int:
-    return -(-us // 1_000_000)
-
-
 def _build(tier: _Tier, out: list[int], reason: Reason | None) -> Decision:
     allowed = out[0] == 1
-    states = tuple(
-        PolicyState(p.name, p.limit, p.window, remaining, _seconds(nxt), _seconds(full))
-        # After `allowed`, the script returns (remaining, µs to next unit, µs to full) per policy.
-        for p, remaining, nxt, full in zip(
-            tier.policies, out[1::3], out[2::3], out[3::3], strict=True
-        )
-    )
-    closest = min(states, key=lambda s: (s.remaining, -s.reset))
+    # After `allowed`, the script returns (remaining, µs to next unit, µs to full) per policy,
+    # made whole seconds here (rounded up). A loop, not a comprehension calling a helper: this
+    # runs on every cache hit, and each Python call there counts (bench/callcount.py).
+    states = []
+    closest = None
+    for i, p in enumerate(tier.policies):
+        state = PolicyState(
+            p.name, p.limit, p.window, out[3 * i + 1], -(-out[3 * i + 2] // 1_000_000),
+            -(-out[3 * i + 3] // 1_000_000),
+        )  # fmt: skip
+        states.append(state)
+        # The closest to its limit: fewest remaining, then the longest wait.
+        if closest is None or (state.remaining, -state.reset) < (closest.remaining, -closest.reset):
+            closest = state
     # Denied means some policy has nothing left; the request passes once the slowest refills.
     retry = 0 if allowed else max((s.reset for s in states if s.remaining == 0), default=1)
     reason = reason or ("allowed" if allowed else "denied")
-    return Decision(allowed, reason, states, closest, retry, tier.shape)
+    return Decision(allowed, reason, tuple(states), closest, retry, tier.shape)
 
 
 class Limiter:
@@ -92,8 +114,8 @@ class Limiter:
         # Decisions since start by (policy, reason), for /metrics: the policy is the one the
         # RateLimit header shows (the closest to its limit; for a denial, the one that denied),
         # "none" when the limiter is off. A defaultdict: counting is one C-level increment.
-        self.decisions: collections.defaultdict[tuple[str, Reason], int] = (
-            collections.defaultdict(int)
+        self.decisions: collections.defaultdict[tuple[str, Reason], int] = collections.defaultdict(
+            int
         )
 
     @property
@@ -139,6 +161,30 @@ class Limiter:
         self.decisions[closest.name if closest else _NONE, decision.reason] += 1
         return decision, cached
 
+    def both_tiers(self, identity: str) -> tuple[tuple[bytes, bytes], tuple[bytes, ...]] | None:
+        """For a call that picks a signed-in request's tier itself (signed_in.lua, which runs
+        tier.lua's arithmetic): the state keys of `identity`'s free and premium tiers, and both
+        tiers' policy arguments (tier.lua's ARGV[3..6] each); None when the limiter is off or a
+        tier is not a pair of policies in one key."""
+        free, premium = self._tiers[False], self._tiers[True]
+        if not (self.enabled and free.paired and premium.paired):
+            return None
+        base = f"{RATE_LIMIT_PREFIX}{{{identity_tag(identity)}".encode()
+        return (base + free.suffixes[0], base + premium.suffixes[0]), free.argv + premium.argv
+
+    def now(self) -> bytes:
+        """The scripts' `now`: the app's clock in µs, or "" for Redis's TIME (`_decide` has
+        this inline: a call saved on every hit)."""
+        return str(round(self._clock() * 1_000_000)).encode() if self._send_time else b""
+
+    def decided(self, out: list[int], *, premium: bool) -> Decision:
+        """The decision such a call made (its reply's numbers, as tier.lua's), counted in
+        `decisions` like any other."""
+        decision = _build(self._tiers[premium], out, None)
+        closest = decision.closest
+        self.decisions[closest.name if closest else _NONE, decision.reason] += 1
+        return decision
+
     async def peek(self, identity: str, *, premium: bool = False) -> Decision:
         """The numbers `hit` would report, without consuming anything."""
         tier = self._tiers[premium]
@@ -162,6 +208,7 @@ class Limiter:
             out = await self.gateway.script(tier.alone, keys, (mode, now), "limiter")
             if out is not UNAVAILABLE:
                 return _build(tier, out, None), UNAVAILABLE
-        out = self.memory.apply(keys, tier.specs, round(self._clock() * 1_000_000), mode == b"1")
+        states = [base + suffix for suffix in tier.memory_suffixes]
+        out = self.memory.apply(states, tier.specs, round(self._clock() * 1_000_000), mode == b"1")
         reason: Reason | None = "degraded" if self.gateway.configured else None
         return _build(tier, out, reason), UNAVAILABLE

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -38,8 +37,10 @@ from .docs import docs_asset, docs_page
 from .generate import Generate
 from .metrics import metrics_routes
 from .middleware.client import ClientAddress
+from .middleware.cors import Cors
 from .middleware.edge import EdgeHeaders
 from .middleware.probes import Probes
+from .middleware.shortcut import Shortcut
 from .middleware.telemetry import Telemetry
 from .openapi import openapi_json
 from .playground import Playground
@@ -123,10 +124,11 @@ def create_app(
         return error_response(500, detail, "internal_error")
 
     probe = health.HealthEndpoint()
+    generate = Route("/api/generate", Generate(), methods=["POST"])
     app = Starlette(
         debug=False,
         routes=[
-            Route("/api/generate", Generate(), methods=["POST"]),
+            generate,
             # Streaming and rewriting (issue #15): the thread as server-sent events, each tweet
             # as soon as it is final; one tweet of a thread written anew
             Route("/api/generate/stream", generate_stream, methods=["POST"]),
@@ -180,27 +182,31 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    # Outermost first: CORS → request id and security headers → metrics and the request's log
-    # line → health probes → the client's address behind an edge proxy → Starlette
-    # (middleware/__init__.py says why there).
-    routed: ASGIApp = app
+    # Outermost first: request id, security headers and CORS → metrics and the request's log
+    # line → health probes → the client's address behind an edge proxy → POST /api/generate →
+    # Starlette (middleware/__init__.py says why there).
+    routed: ASGIApp = Shortcut(
+        app,
+        generate,
+        handlers={ThreadrError: threadr_error, HTTPException: http_error},
+        server_error=server_error,
+    )
     if settings.client_ip_header is not None:
-        routed = ClientAddress(app, settings.client_ip_header)
+        routed = ClientAddress(routed, settings.client_ip_header)
     inner: ASGIApp = Probes(routed, probe, health.PATHS)
     if metrics is not None or settings.access_log:
         tally = metrics.http if metrics is not None else None
         inner = Telemetry(inner, tally=tally, log_requests=settings.access_log, probes=health.PATHS)
-    inner = EdgeHeaders(inner, hsts=settings.production)
-    if not settings.cors_origins:
-        return inner  # no origin may call from a browser: nothing for CORS to add
-    return CORSMiddleware(
-        inner,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=CORS_METHODS,
-        allow_headers=CORS_ALLOW_HEADERS,
-        expose_headers=CORS_EXPOSE_HEADERS,
-        max_age=600,
-    )
+    cors = None
+    if settings.cors_origins:  # else no origin may call from a browser: nothing for CORS to add
+        cors = Cors(
+            settings.cors_origins,
+            methods=CORS_METHODS,
+            headers=CORS_ALLOW_HEADERS,
+            expose=CORS_EXPOSE_HEADERS,
+            max_age=600,
+        )
+    return EdgeHeaders(inner, hsts=settings.production, cors=cors)
 
 
 def from_environment() -> ASGIApp:

@@ -68,8 +68,7 @@ def identity(scope: Scope, session: Session | None, running: Services) -> str:
 
 
 def has_premium(session: Session | None) -> bool:
-    until = session.premium_until if session else None
-    return until is not None and until > time.time() * 1000
+    return session is not None and session.premium_at(time.time() * 1000)
 
 
 def premium_expires_at(session: Session | None) -> str | None:

@@ -17,7 +17,7 @@ from threadr.services import Services
 from threadr.source import Source, validate
 from threadr.writing.options import Options, parse_options
 
-from .auth import bearer_token, has_premium
+from .auth import bearer_token
 from .bodies import decode_body, read_body
 from .identity import ACCOUNT, IDENTITY_KIND, client_host
 from .limits import rate_limit_headers, rate_limited
@@ -52,21 +52,22 @@ async def admit(scope: Scope, receive: Receive, services: Services) -> Admitted:
     request = decode_body(body, _decode_generate)
     source = validate(request.url, request.text, settings)
     options = parse_options(request.options)
-    # Who: the account when signed in (its session and premium in one Redis call), else
-    # the address; an anonymous request pays one pass over its headers for this.
+    key = key_for(source, options)
+    # Who: the account when signed in (its session, premium, rate limit and the cache read
+    # in one Redis call), else the address; an anonymous request pays one pass over its
+    # headers for this.
     token = bearer_token(scope)
     session, premium = None, False
     if token is None:
         who = client_host(scope, settings.rate_limit_ipv6_prefix)
+        decision, entry = await services.admission.enter(who, key)
     else:
-        session = await services.auth.authenticate(token)
-        who, premium = "user:" + session.user_id, has_premium(session)
+        session, premium, decision, entry = await services.admission.enter_account(token, key)
+        who = "user:" + session.user_id
         scope["state"][IDENTITY_KIND] = ACCOUNT
     analytics = services.analytics
     if analytics.enabled:
         analytics.users.add(who)  # unique users (HyperLogLog at the next flush)
-    key = key_for(source, options)
-    decision, entry = await services.admission.enter(who, key, premium=premium)
     headers = rate_limit_headers(decision)
     if not decision.allowed:
         raise rate_limited(decision, headers)
@@ -100,7 +101,12 @@ async def remember(services: Services, admitted: Admitted, entry: CacheEntry) ->
     url = source.value if source.kind == "url" else None
     try:
         await services.history.save(
-            session.user_id, entry, key=admitted.key, url=url, premium=admitted.premium
+            session.user_id,
+            entry,
+            key=admitted.key,
+            url=url,
+            premium=admitted.premium,
+            newest=session.newest_saved,
         )
     except ServiceUnavailable:
         log.warning("A generated thread was not saved to its account's history")

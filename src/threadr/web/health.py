@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -12,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from threadr.services import Services
 
 from .context import services
-from .responses import JSON, error_response, send_json
+from .responses import JSON, error_response, json_headers, start_message
 from .schemas import Health, Readiness, ServiceStates
 
 # GET and HEAD of these are answered ahead of Starlette (middleware/probes.py).
@@ -36,17 +37,22 @@ def _health_of(redis: str, openai: bool, version: str) -> Health:
 
 
 @functools.cache
-def _health_body(health: Health) -> bytes:
-    return msgspec.json.encode(health)
+def _health_answer(health: Health) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two ASGI messages of a health answer (never changed by whoever sends them on)."""
+    body = msgspec.json.encode(health)
+    start = start_message(200, tuple(json_headers(body)))  # a tuple: nobody changes it in place
+    return start, {"type": "http.response.body", "body": body}
 
 
 class HealthEndpoint:
     """200 while the process can serve; Redis's state is the circuit breaker's. Load balancers
     call this constantly: plain ASGI (like POST /api/generate, for its cost), its few possible
-    bodies encoded once."""
+    answers built once."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_json(send, _health_body(health(scope["state"]["threadr"])), {})
+        start, body = _health_answer(health(scope["state"]["threadr"]))
+        await send(start.copy())  # a dict of its own: a layer may set its headers anew
+        await send(body)
 
 
 async def readiness(request: Request) -> Response:

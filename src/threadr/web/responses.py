@@ -3,6 +3,8 @@ the plain-ASGI hot paths — and the one way an error body is built."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -31,12 +33,26 @@ class JSON(Response):
 
 async def send_json(send: Send, body: bytes, headers: dict[str, str], status: int = 200) -> None:
     """A JSON response sent straight to ASGI `send`: what `JSON` does, without the object."""
-    raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
-    raw += [
-        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    raw = json_headers(body)
+    for name, value in headers.items():
+        raw.append((_header_name(name), value.encode("latin-1")))
+    await send(start_message(status, raw))
     await send({"type": "http.response.body", "body": body})
+
+
+def json_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The content headers of a JSON `body`."""
+    return [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+
+
+def start_message(status: int, headers: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+@functools.lru_cache(maxsize=64)
+def _header_name(name: str) -> bytes:
+    """A header's name as ASGI sends it, lower-case bytes; the hot path's few are remembered."""
+    return name.lower().encode("latin-1")
 
 
 def error_response(

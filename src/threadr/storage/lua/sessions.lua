@@ -6,9 +6,9 @@
 --   open   KEYS: session, index. ARGV: member, user id, email, ip, user agent, ttl ms, max ms.
 --          Creates the session; returns the index's members beyond the newest ARGV[9] (the
 --          caller revokes them: an account keeps at most SESSIONS_PER_ACCOUNT sessions).
---   touch  KEYS: session, premium. ARGV: ttl ms, refresh ms. The signed-in request's one
---          round trip: the session (nil if gone or past its cap), its expiry slid forward
---          (at most once per `refresh` ms, to spare writes), and the account's premium expiry.
+--   touch  KEYS: session, premium, saved threads' index. ARGV: ttl ms, refresh ms. A
+--          signed-in request's lookup (lib/session.lua says what it returns; signed_in.lua
+--          folds it into the rate limit's call for POST /api/generate).
 --   close  KEYS: session, index. ARGV: member. Deletes the session and its index entry.
 --   list   KEYS: index, then the session of each member in ARGV[2..]. Returns each live
 --          session's fields (false for a gone one, whose member is removed).
@@ -16,23 +16,9 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local op = ARGV[1]
-local FIELDS = {'sid', 'user_id', 'email', 'created_at', 'last_seen', 'ip', 'user_agent', 'max_until'}
 
 if op == 'touch' then
-  local s = redis.call('HMGET', KEYS[1], unpack(FIELDS))
-  if not s[1] then return false end
-  local max_until = tonumber(s[8]) or 0
-  if max_until <= now then
-    redis.call('DEL', KEYS[1])
-    return false
-  end
-  if now - (tonumber(s[5]) or 0) >= tonumber(ARGV[3]) then
-    s[5] = string.format('%.0f', now)
-    redis.call('HSET', KEYS[1], 'last_seen', s[5])
-    redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), max_until - now))
-  end
-  s[9] = redis.call('HGET', KEYS[2], 'until') or false
-  return s
+  return touch_session(KEYS[1], KEYS[2], KEYS[3], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 end
 
 if op == 'open' then
@@ -66,7 +52,7 @@ end
 if op == 'list' then
   local out = {}
   for i = 2, #KEYS do
-    local s = redis.call('HMGET', KEYS[i], unpack(FIELDS))
+    local s = redis.call('HMGET', KEYS[i], unpack(SESSION_FIELDS))
     if s[1] and (tonumber(s[8]) or 0) > now then
       out[#out + 1] = s
     else
